@@ -1,0 +1,152 @@
+package e2e
+
+import (
+	"net/http"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+)
+
+// A Caddy killed between claiming an event and recording the upstream's
+// answer must not block that event forever: once the lease lapses, the
+// sender's retry gets through (reliability case 34).
+func TestKillBetweenClaimAndCommit(t *testing.T) {
+	s := startSite(t)
+	url := s.base + "/standard/shortlease" // lease 2s
+	secret := s.secrets["standard"]
+	id := newID(t)
+	body := eventBody(id)
+
+	hold := make(chan struct{})
+	defer close(hold)
+	s.up.set(200, hold)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		// The connection dies with the process; the error is expected.
+		_, _, _ = post(http.DefaultClient, url, standardRequest(t, secret, id, time.Now(), body), body)
+	}()
+	waitFor(t, func() bool { return s.up.count("/standard/shortlease") == 1 })
+	s.restart(t, true) // SIGKILL while the upstream holds the delivery
+	<-done
+	s.up.set(200, nil)
+
+	// The dead process's claim is still in the store: a retry right away
+	// is told to come back later, not forwarded twice.
+	a := send(t, url, standardRequest(t, secret, id, time.Now(), body), body)
+	if a.Status != 409 || errorCode(t, a) != "duplicate_in_flight" {
+		t.Fatalf("retry inside the lease: got %d %s", a.Status, a.Body)
+	}
+	// Once the lease lapses, the retry is forwarded exactly once.
+	var got answer
+	waitFor(t, func() bool {
+		got = send(t, url, standardRequest(t, secret, id, time.Now(), body), body)
+		return got.Status != 409
+	})
+	if got.Status != 200 || got.Header.Get("Webhook-Duplicate") != "" {
+		t.Fatalf("retry after the lease: got %d %s", got.Status, got.Body)
+	}
+	if n := s.up.count("/standard/shortlease"); n != 2 {
+		t.Fatalf("upstream saw %d deliveries, want 2 (the killed one and the retry)", n)
+	}
+	if a := send(t, url, standardRequest(t, secret, id, time.Now(), body), body); a.Header.Get("Webhook-Duplicate") != "true" {
+		t.Fatalf("after the retry was answered, a duplicate got %d %s", a.Status, a.Body)
+	}
+}
+
+// Reloading the config under traffic keeps the open store and its dedupe
+// state, and answers every verified request correctly. A reload can reset
+// a connection even for a plain reverse_proxy, so the verified route is
+// held to the plain route's standard in the same run (case 36).
+func TestReloadUnderTraffic(t *testing.T) {
+	s := startSite(t)
+	secret := s.secrets["standard"]
+	config := repoFile("caddyfile", "providers.Caddyfile")
+
+	// An event delivered before the reloads.
+	early := newID(t)
+	earlyBody := eventBody(early)
+	if a := send(t, s.base+"/standard", standardRequest(t, secret, early, time.Now(), earlyBody), earlyBody); a.Status != 200 {
+		t.Fatalf("got %d", a.Status)
+	}
+
+	var (
+		stop                     atomic.Bool
+		wg                       sync.WaitGroup
+		verifiedOK, verifiedBad  atomic.Int64
+		plainOK, plainBad        atomic.Int64
+		verified5xx, verifiedDup atomic.Int64
+	)
+	client := &http.Client{Timeout: 10 * time.Second}
+	for w := range 4 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; !stop.Load() && i < 20000; i++ {
+				if w%2 == 0 {
+					id := newID(t)
+					body := eventBody(id)
+					st, dup, err := post(client, s.base+"/standard", standardRequest(t, secret, id, time.Now(), body), body)
+					switch {
+					case err != nil:
+						verifiedBad.Add(1)
+					case st >= 500:
+						verified5xx.Add(1)
+					case st == 200 && dup:
+						verifiedDup.Add(1) // a fresh ID must never be a duplicate
+					case st == 200:
+						verifiedOK.Add(1)
+					default:
+						verifiedBad.Add(1)
+					}
+				} else {
+					st, _, err := post(client, s.base+"/plain", nil, []byte(`{}`))
+					if err != nil || st != 200 {
+						plainBad.Add(1)
+					} else {
+						plainOK.Add(1)
+					}
+				}
+			}
+		}()
+	}
+	// Reload five times, with traffic flowing before, between and after.
+	progress := func() {
+		from := verifiedOK.Load() + plainOK.Load()
+		waitFor(t, func() bool { return verifiedOK.Load()+plainOK.Load() >= from+100 })
+	}
+	for range 5 {
+		progress()
+		if err := s.caddy.reload(config); err != nil {
+			stop.Store(true)
+			wg.Wait()
+			t.Fatal(err)
+		}
+	}
+	progress()
+	stop.Store(true)
+	wg.Wait()
+
+	t.Logf("verified: %d ok, %d reset/other; plain: %d ok, %d reset/other",
+		verifiedOK.Load(), verifiedBad.Load(), plainOK.Load(), plainBad.Load())
+	if verified5xx.Load() != 0 || verifiedDup.Load() != 0 {
+		t.Fatalf("verified route: %d 5xx, %d fresh IDs answered as duplicates", verified5xx.Load(), verifiedDup.Load())
+	}
+	if verifiedOK.Load() == 0 || plainOK.Load() == 0 {
+		t.Fatal("no traffic got through during the reloads")
+	}
+	// Resets happen to both routes; the verified one may not fare much
+	// worse than the plain one.
+	if bad, allowed := verifiedBad.Load(), plainBad.Load()+5; bad > allowed {
+		t.Fatalf("verified route lost %d requests, plain %d", bad, plainBad.Load())
+	}
+	if lockErr := s.caddy.log.String(); containsAny(lockErr, "Cannot acquire directory lock", "resource temporarily unavailable") {
+		t.Fatalf("badger lock error during reload:\n%s", lockErr)
+	}
+	// The state from before the reloads is still there.
+	a := send(t, s.base+"/standard", standardRequest(t, secret, early, time.Now(), earlyBody), earlyBody)
+	if a.Status != 200 || a.Header.Get("Webhook-Duplicate") != "true" {
+		t.Fatalf("early event after reloads: %d dup=%q", a.Status, a.Header.Get("Webhook-Duplicate"))
+	}
+}

@@ -1,0 +1,11 @@
+// Package hookguard plugs Hookguard's Caddy modules into a Caddy build:
+//
+//	xcaddy build --with github.com/hookguard/hookguard
+//
+// It only imports the modules for their registration.
+package hookguard
+
+import (
+	_ "github.com/hookguard/hookguard/module/verify"
+	_ "github.com/hookguard/hookguard/module/webhooks"
+)

@@ -1,0 +1,159 @@
+package signature
+
+import (
+	"fmt"
+	"net/http"
+	"net/textproto"
+	"strings"
+)
+
+// Limits on what Verify parses. A request over them is rejected as
+// malformed before any MAC is computed, so a hostile header costs no more
+// than one pass over MaxHeaderBytes.
+const (
+	// MaxHeaderBytes is the longest header value Verify reads.
+	MaxHeaderBytes = 8 << 10
+	// MaxSignatures is the most signature entries one header may carry.
+	MaxSignatures = 16
+)
+
+// sigFormat is the layout of a signature header value.
+type sigFormat uint8
+
+const (
+	// fmtSingle is one value after a fixed prefix: "sha256=<hex>", "v0=<hex>",
+	// or a bare value when the prefix is empty.
+	fmtSingle sigFormat = iota
+	// fmtList is Standard Webhooks' space-separated "<tag>,<value>" list.
+	fmtList
+	// fmtPairs is Stripe's and Paddle's "<key>=<value>" items joined by a
+	// separator, one of them the timestamp: "t=…,v1=…,v1=…", "ts=…;h1=…".
+	fmtPairs
+)
+
+// layout describes a signature header completely enough to parse and to
+// write it.
+type layout struct {
+	format sigFormat
+	prefix string // fmtSingle: the required prefix
+	tag    string // fmtList, fmtPairs: the version tag that counts
+	tsKey  string // fmtPairs: key of the timestamp item
+	sep    string // fmtPairs: item separator
+}
+
+// parsed is what a signature header yields before any cryptography.
+type parsed struct {
+	ts   string   // fmtPairs: the timestamp item's value
+	sigs []string // encoded signatures carrying the counted tag, in order
+}
+
+// parse splits a header value into its timestamp and candidate signatures.
+// Entries with other version tags are skipped unread, so they can never be
+// trusted. Every counted signature must use the encoding's alphabet.
+func (l layout) parse(v string, enc encoding) (parsed, error) {
+	var p parsed
+	switch l.format {
+	case fmtList:
+		n := 0
+		for _, entry := range strings.Split(v, " ") {
+			if entry == "" {
+				continue
+			}
+			if n++; n > MaxSignatures {
+				return p, fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, MaxSignatures)
+			}
+			tag, sig, ok := strings.Cut(entry, ",")
+			if !ok {
+				return p, fmt.Errorf("%w: entry is not <version>,<signature>", ErrMalformedSignature)
+			}
+			if tag == l.tag {
+				p.sigs = append(p.sigs, sig)
+			}
+		}
+	case fmtPairs:
+		n, seenTS := 0, false
+		for _, item := range strings.Split(v, l.sep) {
+			key, val, ok := strings.Cut(item, "=")
+			if !ok || key == "" || strings.Contains(val, "=") {
+				return p, fmt.Errorf("%w: item is not <key>=<value>", ErrMalformedSignature)
+			}
+			if key == l.tsKey {
+				if seenTS {
+					return p, fmt.Errorf("%w: repeated %s= item", ErrMalformedSignature, l.tsKey)
+				}
+				seenTS, p.ts = true, val
+				continue
+			}
+			if n++; n > MaxSignatures {
+				return p, fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, MaxSignatures)
+			}
+			if key == l.tag {
+				p.sigs = append(p.sigs, val)
+			}
+		}
+		if p.ts == "" {
+			return p, fmt.Errorf("%w: no %s= timestamp", ErrMissingSignature, l.tsKey)
+		}
+	default:
+		sig, ok := strings.CutPrefix(v, l.prefix)
+		if !ok {
+			return p, fmt.Errorf("%w: unsupported signature version", ErrInvalidSignature)
+		}
+		p.sigs = []string{sig}
+	}
+	for _, sig := range p.sigs {
+		if !enc.wellFormed(sig) {
+			return p, fmt.Errorf("%w: signature is not %s", ErrMalformedSignature, enc)
+		}
+	}
+	if len(p.sigs) == 0 {
+		return p, fmt.Errorf("%w: no %s signature", ErrInvalidSignature, l.tag)
+	}
+	return p, nil
+}
+
+// write renders a header value carrying every signature (fmtList,
+// fmtPairs) or the first (fmtSingle).
+func (l layout) write(ts string, sigs []string) string {
+	var b strings.Builder
+	switch l.format {
+	case fmtList:
+		for i, sig := range sigs {
+			if i > 0 {
+				b.WriteByte(' ')
+			}
+			b.WriteString(l.tag + "," + sig)
+		}
+	case fmtPairs:
+		b.WriteString(l.tsKey + "=" + ts)
+		for _, sig := range sigs {
+			b.WriteString(l.sep + l.tag + "=" + sig)
+		}
+	default:
+		b.WriteString(l.prefix + sigs[0])
+	}
+	return b.String()
+}
+
+// readHeader returns the single value of a header the scheme reads. It
+// matches names case-insensitively, even in a hand-built http.Header whose
+// keys are not canonical, and treats several lines as malformed so that no
+// first-wins or last-wins rule can be exploited.
+func readHeader(h http.Header, name string) (string, error) {
+	canon := textproto.CanonicalMIMEHeaderKey(name)
+	vals := h[canon]
+	for k, vs := range h {
+		if k != canon && strings.EqualFold(k, name) {
+			vals = append(vals[:len(vals):len(vals)], vs...)
+		}
+	}
+	switch {
+	case len(vals) > 1:
+		return "", fmt.Errorf("%w: %s sent %d times", ErrMalformedSignature, name, len(vals))
+	case len(vals) == 0 || vals[0] == "":
+		return "", fmt.Errorf("%w: no %s header", ErrMissingSignature, name)
+	case len(vals[0]) > MaxHeaderBytes:
+		return "", fmt.Errorf("%w: %s longer than %d bytes", ErrMalformedSignature, name, MaxHeaderBytes)
+	}
+	return vals[0], nil
+}

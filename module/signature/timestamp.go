@@ -1,0 +1,73 @@
+package signature
+
+import (
+	"fmt"
+	"strconv"
+	"time"
+)
+
+// tsUnit is the unit of a scheme's timestamp.
+type tsUnit uint8
+
+const (
+	tsNone tsUnit = iota
+	tsSeconds
+	tsMillis
+)
+
+// maxTimestampSeconds bounds accepted timestamps (about year 31.7 million):
+// far beyond any real clock, so a milliseconds value sent to a seconds
+// scheme is still parsed and then rejected as stale, yet small enough that
+// time arithmetic cannot overflow.
+const maxTimestampSeconds = 1e15
+
+// parseTimestamp parses a canonical decimal timestamp in the given unit:
+// ASCII digits only, no sign, no leading zero, no whitespace, no exponent,
+// no base prefix. Anything else is ErrMalformedTimestamp.
+func parseTimestamp(s string, unit tsUnit) (time.Time, error) {
+	if s == "" || len(s) > 19 {
+		return time.Time{}, fmt.Errorf("%w: want 1 to 19 decimal digits", ErrMalformedTimestamp)
+	}
+	if len(s) > 1 && s[0] == '0' {
+		return time.Time{}, fmt.Errorf("%w: leading zero", ErrMalformedTimestamp)
+	}
+	for i := 0; i < len(s); i++ {
+		if s[i] < '0' || s[i] > '9' {
+			return time.Time{}, fmt.Errorf("%w: not a plain decimal integer", ErrMalformedTimestamp)
+		}
+	}
+	n, err := strconv.ParseInt(s, 10, 64)
+	if err != nil {
+		return time.Time{}, fmt.Errorf("%w: out of range", ErrMalformedTimestamp)
+	}
+	if unit == tsMillis {
+		if n > maxTimestampSeconds*1000 {
+			return time.Time{}, fmt.Errorf("%w: out of range", ErrMalformedTimestamp)
+		}
+		return time.UnixMilli(n), nil
+	}
+	if n > maxTimestampSeconds {
+		return time.Time{}, fmt.Errorf("%w: out of range", ErrMalformedTimestamp)
+	}
+	return time.Unix(n, 0), nil
+}
+
+// formatTimestamp renders t in the unit, as Sign writes it.
+func formatTimestamp(t time.Time, unit tsUnit) string {
+	if unit == tsMillis {
+		return strconv.FormatInt(t.UnixMilli(), 10)
+	}
+	return strconv.FormatInt(t.Unix(), 10)
+}
+
+// checkTolerance reports ErrStaleTimestamp unless |now-ts| <= tolerance.
+func checkTolerance(ts, now time.Time, tolerance time.Duration) error {
+	d := now.Sub(ts) // saturates instead of overflowing
+	switch {
+	case d > tolerance:
+		return fmt.Errorf("%w: older than the %s tolerance", ErrStaleTimestamp, tolerance)
+	case d < -tolerance:
+		return fmt.Errorf("%w: further ahead than the %s tolerance", ErrStaleTimestamp, tolerance)
+	}
+	return nil
+}

@@ -1,0 +1,184 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
+	"go.uber.org/zap/zaptest"
+	"go.uber.org/zap/zaptest/observer"
+)
+
+// These tests sit inside the package to reach Badger's transactions and the
+// GC pass; they cannot use storetest, which imports this package.
+
+var testStart = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
+
+// TestReserveConflictIsInFlight: a Reserve whose commit conflicts with a
+// concurrent Reserve reports in flight, never a new claim (case 38).
+func TestReserveConflictIsInFlight(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	// The loser's snapshot predates the winner's commit, so it reads the key
+	// as absent and only learns of the winner when it commits.
+	loser := b.db.NewTransaction(true)
+	defer loser.Discard()
+	if _, owned, err := b.Reserve(context.Background(), "k", "winner", time.Minute); err != nil || !owned {
+		t.Fatalf("winner: owned=%v err=%v", owned, err)
+	}
+	c, owned, err := b.reserveIn(loser, "k", "loser", time.Minute)
+	if err != nil || owned || c.State != InFlight {
+		t.Fatalf("conflicting Reserve = (%+v, %v, %v), want (in_flight, false, nil)", c, owned, err)
+	}
+	c, _, err = b.Reserve(context.Background(), "k", "third", time.Minute)
+	if err != nil || c.Token != "winner" {
+		t.Fatalf("after the conflict: (%+v, %v), want the winner's claim", c, err)
+	}
+}
+
+// TestReleasedClaimsStayGoneAfterGC: claims deleted after their large done
+// records lapsed do not come back once value-log GC has rewritten the files
+// that held those records, and the store reopened (case 53, badger #2286).
+func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	now := testStart
+	clock := func() time.Time { return now }
+	// 1 MiB value-log files: 48 records of 80 KiB fill several, and each
+	// record is over the 64 KiB value threshold, so it lives in the value log.
+	b := openInternal(t, dir, clock, 1<<20)
+	body := bytes.Repeat([]byte("x"), 80<<10)
+	keys := make([]string, 48)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("evt_%02d", i)
+		if _, owned, err := b.Reserve(ctx, keys[i], "a", time.Minute); err != nil || !owned {
+			t.Fatalf("Reserve %s: owned=%v err=%v", keys[i], owned, err)
+		}
+		if err := b.Commit(ctx, keys[i], "a", Response{Status: 200, Body: body}, time.Hour); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// The records lapse; a retry claims each key again and fails upstream.
+	now = now.Add(time.Hour)
+	for _, k := range keys {
+		if _, owned, err := b.Reserve(ctx, k, "b", time.Minute); err != nil || !owned {
+			t.Fatalf("Reserve %s after expiry: owned=%v err=%v", k, owned, err)
+		}
+		if err := b.Release(ctx, k, "b"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// Closing compacts L0, which records how much of each value-log file is
+	// garbage; the next open can then rewrite those files.
+	mustClose(t, b)
+	b = openInternal(t, dir, clock, 1<<20)
+	if n := b.collectValueLog(); n == 0 {
+		t.Fatal("value-log GC rewrote no file; the test proves nothing")
+	}
+	mustClose(t, b)
+
+	// Reopen with the clock back at the start, when the done records were
+	// live: a record that came back would be seen as done.
+	now = testStart
+	b = openInternal(t, dir, clock, 1<<20)
+	err := b.db.View(func(txn *badger.Txn) error {
+		for _, k := range keys {
+			if _, err := txn.Get(dedupeKey(k)); !errors.Is(err, badger.ErrKeyNotFound) {
+				return fmt.Errorf("%s: Get = %v, want ErrKeyNotFound", k, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range keys {
+		if c, owned, err := b.Reserve(ctx, k, "c", time.Minute); err != nil || !owned {
+			t.Fatalf("Reserve %s after GC and reopen = (%v, %v, %v), want owned", k, c.State, owned, err)
+		}
+	}
+}
+
+func TestCodecRoundTrip(t *testing.T) {
+	for _, c := range []Claim{
+		{State: InFlight, Token: "tok_1", Expires: testStart.Add(time.Nanosecond)},
+		{State: Done, Expires: testStart, Response: Response{Status: 204}},
+		{State: Done, Expires: testStart, Response: Response{
+			Status: 200, ContentType: "application/json; charset=utf-8", Body: []byte{0, 1, 0xfe, 0xff},
+		}},
+		{State: Done, Token: "kept", Expires: time.Unix(0, 0), Response: Response{Status: -1, Body: bytes.Repeat([]byte{7}, 300)}},
+	} {
+		got, err := decodeClaim(encodeClaim(c))
+		if err != nil {
+			t.Fatalf("decode(encode(%+v)): %v", c, err)
+		}
+		if got.State != c.State || got.Token != c.Token || !got.Expires.Equal(c.Expires) ||
+			got.Response.Status != c.Response.Status || got.Response.ContentType != c.Response.ContentType ||
+			!bytes.Equal(got.Response.Body, c.Response.Body) {
+			t.Fatalf("round trip: got %+v, want %+v", got, c)
+		}
+	}
+}
+
+func TestCodecRejectsCorruptRecords(t *testing.T) {
+	valid := encodeClaim(Claim{State: Done, Token: "t", Expires: testStart, Response: Response{Status: 200, ContentType: "text/plain"}})
+	unknownState := bytes.Clone(valid)
+	unknownState[1] = 9
+	badFormat := bytes.Clone(valid)
+	badFormat[0] = claimFormat + 1
+	for name, p := range map[string][]byte{
+		"empty":              nil,
+		"short header":       valid[:9],
+		"unknown format":     badFormat,
+		"unknown state":      unknownState,
+		"no token length":    valid[:10],
+		"token overruns":     append(bytes.Clone(valid[:10]), 50, 't'),
+		"no status":          valid[:12],
+		"content type short": valid[:len(valid)-1],
+	} {
+		if _, err := decodeClaim(p); !errors.Is(err, errCorruptClaim) {
+			t.Errorf("%s: decode error %v, want errCorruptClaim", name, err)
+		}
+	}
+}
+
+func TestBadgerLoggerKeepsWarningsAndErrors(t *testing.T) {
+	core, logs := observer.New(zapcore.DebugLevel)
+	l := badgerLogger{zap.New(core)}
+	l.Debugf("debug %d", 1)
+	l.Infof("info %d", 2)
+	l.Warningf("warning %d\n", 3)
+	l.Errorf("error %d\n", 4)
+	got := logs.AllUntimed()
+	if len(got) != 2 ||
+		got[0].Level != zapcore.WarnLevel || got[0].Message != "warning 3" ||
+		got[1].Level != zapcore.ErrorLevel || got[1].Message != "error 4" {
+		t.Fatalf("logged %+v, want the warning and the error, trimmed", got)
+	}
+}
+
+func openInternal(t *testing.T, dir string, now func() time.Time, valueLogFileSize int64) *Badger {
+	t.Helper()
+	b, err := OpenBadger(dir, BadgerOptions{Logger: zaptest.NewLogger(t), Now: now, valueLogFileSize: valueLogFileSize})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := b.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return b
+}
+
+func mustClose(t *testing.T, b *Badger) {
+	t.Helper()
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+}

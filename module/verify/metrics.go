@@ -1,0 +1,63 @@
+package verify
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the handler's collectors. They are created once per process
+// and registered on each config's registry, so counts carry across
+// reloads. Labels are bounded: scheme names, result codes, outcomes and
+// store operations, never IDs.
+type metrics struct {
+	requests    *prometheus.CounterVec
+	duration    *prometheus.HistogramVec
+	dedupe      *prometheus.CounterVec
+	storeErrors *prometheus.CounterVec
+}
+
+var collectors = &metrics{
+	requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hookguard",
+		Subsystem: "verify",
+		Name:      "requests_total",
+		Help:      "Inbound webhooks by scheme and result: verified, or the error code they were refused with.",
+	}, []string{"scheme", "result"}),
+	duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Namespace: "hookguard",
+		Subsystem: "verify",
+		Name:      "duration_seconds",
+		Help:      "Time spent checking an inbound webhook's signature and timestamp.",
+		Buckets:   []float64{.00001, .000025, .00005, .0001, .00025, .0005, .001, .0025, .005, .01},
+	}, []string{"scheme"}),
+	dedupe: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hookguard",
+		Subsystem: "verify",
+		Name:      "dedupe_total",
+		Help:      "Dedupe outcomes of verified webhooks: new, duplicate_done, duplicate_in_flight, released.",
+	}, []string{"scheme", "outcome"}),
+	storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hookguard",
+		Subsystem: "verify",
+		Name:      "store_errors_total",
+		Help:      "Dedupe store operations that failed, by operation.",
+	}, []string{"op"}),
+}
+
+// registerMetrics registers the collectors on reg, tolerating a registry
+// that has them already (several handlers in one config).
+func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
+	if reg == nil {
+		return collectors, nil
+	}
+	for _, c := range []prometheus.Collector{collectors.requests, collectors.duration, collectors.dedupe, collectors.storeErrors} {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return nil, err
+			}
+		}
+	}
+	return collectors, nil
+}
