@@ -150,6 +150,11 @@ func (s *Scheme) Headers() []string {
 // MAC per secret compared in constant time with every candidate signature,
 // and only after a match, the event ID from signed material. Unknown
 // version tags are ignored, never trusted. It never panics.
+//
+// tolerance is used as given (the caller supplies its default); zero
+// accepts only a timestamp equal to now. Secrets that are not usable with
+// the scheme are skipped, and ErrNoSecret is returned before anything else
+// when none is.
 func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance time.Duration) (Result, error) {
 	if !s.usable(secrets) {
 		return Result{}, ErrNoSecret
@@ -351,7 +356,11 @@ func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
 	}
 	var msgs [][]byte
 	if s.twilio {
-		msgs = [][]byte{twilioMessage(m.URL, m.Body)}
+		msg, err := twilioMessage(m.URL, m.Body)
+		if err != nil {
+			return nil, err
+		}
+		msgs = [][]byte{msg}
 	}
 	sigs := make([]string, len(keys))
 	for i, key := range keys {

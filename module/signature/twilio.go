@@ -4,6 +4,7 @@ import (
 	"crypto/hmac"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"net/url"
 	"sort"
@@ -20,29 +21,44 @@ import (
 const twilioBodyHashParam = "bodySHA256"
 
 // twilioMessage is the string Twilio signs for a request to rawURL.
-func twilioMessage(rawURL string, body []byte) []byte {
-	msg := []byte(rawURL)
-	if twilioBodyHash(rawURL) != "" {
-		return msg
+func twilioMessage(rawURL string, body []byte) ([]byte, error) {
+	params, err := twilioParams(rawURL, body)
+	if err != nil {
+		return nil, err
 	}
-	form, _ := url.ParseQuery(string(body)) // a bad pair is dropped; its absence breaks the match
+	return []byte(rawURL + params), nil
+}
+
+// twilioParams is what follows the URL in the signed string: nothing when
+// the URL carries bodySHA256, else every form parameter as name+value,
+// sorted by name and then value. Sorting every value, as twilio-node and
+// twilio-python do, rather than keeping only the first as twilio-go does,
+// means a repeated parameter cannot be appended to a signed body unnoticed.
+// A body that is not valid form encoding (bad escape, semicolon) has no
+// signed string, as in twilio-go.
+func twilioParams(rawURL string, body []byte) (string, error) {
+	if twilioBodyHash(rawURL) != "" {
+		return "", nil
+	}
+	form, err := url.ParseQuery(string(body))
+	if err != nil {
+		return "", errors.New("body is neither form-encoded nor bound by " + twilioBodyHashParam)
+	}
 	names := make([]string, 0, len(form))
 	for name := range form {
 		names = append(names, name)
 	}
 	sort.Strings(names)
+	var b strings.Builder
 	for _, name := range names {
-		// Every value, sorted, as twilio-node and twilio-python do;
-		// twilio-go's first-value-only rule would let a repeated parameter
-		// be appended to a signed body unnoticed.
 		vals := form[name]
 		sort.Strings(vals)
 		for _, v := range vals {
-			msg = append(msg, name...)
-			msg = append(msg, v...)
+			b.WriteString(name)
+			b.WriteString(v)
 		}
 	}
-	return msg
+	return b.String(), nil
 }
 
 // twilioVerifyMessages returns the strings whose signature Verify accepts
@@ -57,9 +73,13 @@ func twilioVerifyMessages(rawURL string, body []byte) ([][]byte, error) {
 			return nil, fmt.Errorf("%w: body does not match %s", ErrInvalidSignature, twilioBodyHashParam)
 		}
 	}
-	msgs := [][]byte{twilioMessage(rawURL, body)}
+	params, err := twilioParams(rawURL, body)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrInvalidSignature, err)
+	}
+	msgs := [][]byte{[]byte(rawURL + params)}
 	if alt, ok := twilioPortVariant(rawURL); ok {
-		msgs = append(msgs, twilioMessage(alt, body))
+		msgs = append(msgs, []byte(alt+params))
 	}
 	return msgs, nil
 }
