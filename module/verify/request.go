@@ -32,15 +32,16 @@ func readBody(body io.Reader, declared, limit int64) ([]byte, *refusal) {
 }
 
 // requestURL is the absolute URL the sender addressed, for schemes that
-// sign it (Twilio). Behind a trusted proxy, its X-Forwarded-Proto and
-// X-Forwarded-Host say what the sender saw.
+// sign it (Twilio): the request's own host and TLS state, and its URI as
+// it arrived, before any rewrite. Behind a trusted proxy, X-Forwarded-Proto
+// and X-Forwarded-Host say what the sender saw.
 func requestURL(r *http.Request) string {
-	orig := r
-	if or, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok {
-		orig = &or
+	u := r.URL
+	if orig, ok := r.Context().Value(caddyhttp.OriginalRequestCtxKey).(http.Request); ok && orig.URL != nil {
+		u = orig.URL
 	}
-	proto, host := "http", orig.Host
-	if orig.TLS != nil {
+	proto, host := "http", r.Host
+	if r.TLS != nil {
 		proto = "https"
 	}
 	if trusted, _ := caddyhttp.GetVar(r.Context(), caddyhttp.TrustedProxyVarKey).(bool); trusted {
@@ -51,5 +52,5 @@ func requestURL(r *http.Request) string {
 			host = h
 		}
 	}
-	return proto + "://" + host + orig.RequestURI
+	return proto + "://" + host + u.RequestURI()
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"strings"
 	"sync"
 	"testing"
@@ -274,5 +275,31 @@ func TestPlaceholders(t *testing.T) {
 	if seen["scheme"] != "standard" || seen["id"] != "msg_ph" || seen["timestamp"] == "" ||
 		len(seen["secret"]) != 8 || seen["duplicate"] != "false" || strings.Contains(testSecret, seen["secret"]) {
 		t.Fatalf("placeholders %v", seen)
+	}
+}
+
+func TestRequestURL(t *testing.T) {
+	r := httptest.NewRequest(http.MethodPost, "http://hooks.example.com:8080/twilio?a=1", nil)
+	if got := requestURL(r); got != "http://hooks.example.com:8080/twilio?a=1" {
+		t.Fatalf("plain: %s", got)
+	}
+	// A rewrite does not change what the sender signed.
+	orig, origURL := *r, *r.URL
+	orig.URL = &origURL
+	rewritten := r.WithContext(context.WithValue(r.Context(), caddyhttp.OriginalRequestCtxKey, orig))
+	rewritten.URL = &url.URL{Path: "/internal/twilio"}
+	if got := requestURL(rewritten); got != "http://hooks.example.com:8080/twilio?a=1" {
+		t.Fatalf("rewritten: %s", got)
+	}
+	// Forwarded headers count only from a trusted proxy.
+	r.Header.Set("X-Forwarded-Proto", "https")
+	r.Header.Set("X-Forwarded-Host", "public.example.com")
+	if got := requestURL(r); got != "http://hooks.example.com:8080/twilio?a=1" {
+		t.Fatalf("untrusted proxy: %s", got)
+	}
+	vars := map[string]any{caddyhttp.TrustedProxyVarKey: true}
+	trusted := r.WithContext(context.WithValue(r.Context(), caddyhttp.VarsCtxKey, vars))
+	if got := requestURL(trusted); got != "https://public.example.com/twilio?a=1" {
+		t.Fatalf("trusted proxy: %s", got)
 	}
 }
