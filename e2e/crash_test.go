@@ -1,7 +1,10 @@
 package e2e
 
 import (
+	"io"
+	"net"
 	"net/http"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -148,5 +151,43 @@ func TestReloadUnderTraffic(t *testing.T) {
 	a := send(t, s.base+"/standard", standardRequest(t, secret, early, time.Now(), earlyBody), earlyBody)
 	if a.Status != 200 || a.Header.Get("Webhook-Duplicate") != "true" {
 		t.Fatalf("early event after reloads: %d dup=%q", a.Status, a.Header.Get("Webhook-Duplicate"))
+	}
+}
+
+// A sender that trickles its headers or body is cut off by the server's
+// read timeouts, while other deliveries go on (case 20).
+func TestSlowSenderIsCutOff(t *testing.T) {
+	s := startSite(t)
+	addr := strings.TrimPrefix(s.base, "http://")
+	for _, tc := range []struct{ name, head string }{
+		{"headers", "POST /standard HTTP/1.1\r\nHost: x\r\n"},
+		{"body", "POST /standard HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n{"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			t.Parallel()
+			conn, err := net.Dial("tcp", addr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			if _, err := conn.Write([]byte(tc.head)); err != nil {
+				t.Fatal(err)
+			}
+			// Meanwhile a genuine delivery goes through.
+			id := newID(t)
+			body := eventBody(id)
+			if a := send(t, s.base+"/standard", standardRequest(t, s.secrets["standard"], id, time.Now(), body), body); a.Status != 200 {
+				t.Fatalf("concurrent delivery: %d", a.Status)
+			}
+			// The server closes the slow connection within its timeout
+			// (read_header 5s, read_body 10s), without us sending more.
+			start := time.Now()
+			_ = conn.SetReadDeadline(start.Add(20 * time.Second))
+			_, err = io.Copy(io.Discard, conn)
+			if ne, ok := err.(net.Error); ok && ne.Timeout() {
+				t.Fatal("the server kept a trickling connection open for 20s")
+			}
+			t.Logf("closed after %s", time.Since(start).Round(time.Millisecond))
+		})
 	}
 }

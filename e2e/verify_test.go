@@ -375,6 +375,29 @@ func TestStandardWebhooksEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics and logs", func(t *testing.T) {
+		m := s.caddy.metrics()
+		for _, want := range []string{
+			`hookguard_verify_requests_total{result="verified",scheme="standard"}`,
+			`hookguard_verify_requests_total{result="invalid_signature",scheme="standard"}`,
+			`hookguard_verify_requests_total{result="body_too_large",scheme="standard"}`,
+			`hookguard_verify_dedupe_total{outcome="duplicate_done",scheme="standard"}`,
+			`hookguard_verify_dedupe_total{outcome="duplicate_in_flight",scheme="standard"}`,
+			`hookguard_verify_dedupe_total{outcome="released",scheme="standard"}`,
+			`hookguard_verify_duration_seconds_bucket{scheme="standard",le=`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+		logs := s.caddy.log.String()
+		for name, secret := range s.secrets {
+			if strings.Contains(logs, strings.TrimPrefix(secret, "whsec_")) {
+				t.Errorf("the log carries the %s secret", name)
+			}
+		}
+	})
+
 	t.Run("dedupe survives a restart", func(t *testing.T) {
 		id := newID(t)
 		body := eventBody(id)
