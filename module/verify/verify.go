@@ -320,12 +320,13 @@ func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddy
 	}()
 
 	err = next.ServeHTTP(rec, r)
-	if resp := rec.response(); err != nil || resp.Status < 200 || resp.Status > 299 {
+	resp := rec.response()
+	if err != nil || resp.Status < 200 || resp.Status > 299 {
 		return err
 	}
 	ctx, cancel := context.WithTimeout(settle, 10*time.Second)
 	defer cancel()
-	err = h.dedupe.Commit(ctx, key, token, rec.response(), time.Duration(h.Dedupe))
+	err = h.dedupe.Commit(ctx, key, token, resp, time.Duration(h.Dedupe))
 	if err != nil {
 		// The upstream accepted the event; the sender got its answer.
 		// The worst case is one more forward of a retry.

@@ -1,0 +1,157 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"time"
+)
+
+// ErrNotFound is returned for an unknown endpoint, event or delivery ID.
+var ErrNotFound = errors.New("store: not found")
+
+// Endpoint statuses.
+const (
+	EndpointActive   = "active"
+	EndpointDisabled = "disabled"
+	EndpointDeleted  = "deleted"
+)
+
+// Delivery statuses.
+const (
+	DeliveryPending    = "pending"
+	DeliveryDelivering = "delivering"
+	DeliverySucceeded  = "succeeded"
+	DeliveryFailed     = "failed"
+	DeliverySkipped    = "skipped"
+)
+
+// Endpoint is a subscriber of outbound events.
+type Endpoint struct {
+	ID   string `json:"id"`
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// EventTypes the endpoint receives; empty means every type.
+	EventTypes []string `json:"event_types,omitempty"`
+	// Scheme is the signing scheme's name, such as "standard".
+	Scheme string `json:"scheme"`
+	// Secrets sign deliveries, newest first. A secret past its ExpiresAt
+	// (the end of a rotation's overlap) no longer signs.
+	Secrets []EndpointSecret  `json:"secrets"`
+	Headers map[string]string `json:"headers,omitempty"`
+	// Status is EndpointActive, EndpointDisabled or EndpointDeleted.
+	Status         string `json:"status"`
+	DisabledReason string `json:"disabled_reason,omitempty"`
+	// Static is true for an endpoint declared in the Caddyfile.
+	Static    bool      `json:"static,omitempty"`
+	CreatedAt time.Time `json:"created_at"`
+	UpdatedAt time.Time `json:"updated_at"`
+	Health    Health    `json:"health"`
+}
+
+// EndpointSecret is one signing secret of an endpoint.
+type EndpointSecret struct {
+	Value     string    `json:"value"`
+	CreatedAt time.Time `json:"created_at"`
+	ExpiresAt time.Time `json:"expires_at,omitzero"`
+}
+
+// Health is what the last attempts to an endpoint said.
+type Health struct {
+	LastAttemptAt       time.Time `json:"last_attempt_at,omitzero"`
+	LastStatus          string    `json:"last_status,omitempty"`
+	LastResponseStatus  int       `json:"last_response_status,omitempty"`
+	LastError           string    `json:"last_error,omitempty"`
+	ConsecutiveFailures int       `json:"consecutive_failures"`
+	// FailingSince is when the current run of failures began.
+	FailingSince time.Time `json:"failing_since,omitzero"`
+}
+
+// Event is an accepted outbound event.
+type Event struct {
+	ID      string          `json:"id"`
+	Type    string          `json:"type"`
+	Created time.Time       `json:"created"`
+	Data    json.RawMessage `json:"data"`
+	Subject json.RawMessage `json:"subject,omitempty"`
+	// IdempotencyKey is the intake's Idempotency-Key header, if any.
+	IdempotencyKey string `json:"idempotency_key,omitempty"`
+}
+
+// Delivery is one event's journey to one endpoint.
+type Delivery struct {
+	ID         string `json:"id"`
+	EventID    string `json:"event_id"`
+	EndpointID string `json:"endpoint_id"`
+	// Status is one of the Delivery* statuses.
+	Status        string    `json:"status"`
+	Attempts      []Attempt `json:"attempts,omitempty"`
+	NextAttemptAt time.Time `json:"next_attempt_at,omitzero"`
+	CreatedAt     time.Time `json:"created_at"`
+	UpdatedAt     time.Time `json:"updated_at"`
+	// LeaseToken and LeaseUntil are set while a worker holds the delivery.
+	LeaseToken string    `json:"lease_token,omitempty"`
+	LeaseUntil time.Time `json:"lease_until,omitzero"`
+}
+
+// Attempt is one HTTP attempt of a delivery.
+type Attempt struct {
+	At             time.Time     `json:"at"`
+	Duration       time.Duration `json:"duration"`
+	ResponseStatus int           `json:"response_status,omitempty"`
+	// ResponseBody holds at most the first 4000 characters.
+	ResponseBody string `json:"response_body,omitempty"`
+	Error        string `json:"error,omitempty"`
+}
+
+// EventFilter selects events to list, newest first.
+type EventFilter struct {
+	EndpointID string // events with a delivery to this endpoint
+	Type       string
+	Status     string // events with a delivery in this status
+	// Limit is 1 to 200.
+	Limit int
+	// After is a cursor: list events older than the event with this ID.
+	After string
+}
+
+// Outbound is the durable side of outbound delivery: endpoints, the event
+// log, and the queue of deliveries. Every write returns only once it is
+// synced.
+type Outbound interface {
+	// PutEndpoint creates or replaces an endpoint.
+	PutEndpoint(ctx context.Context, e Endpoint) error
+	// UpdateEndpoint applies fn to the stored endpoint and stores the
+	// result atomically (concurrent updates, such as two workers recording
+	// health, must not lose each other's changes). An error from fn stores
+	// nothing and is returned. ErrNotFound for an unknown ID.
+	UpdateEndpoint(ctx context.Context, id string, fn func(e *Endpoint) error) (Endpoint, error)
+	// GetEndpoint returns ErrNotFound for an unknown ID.
+	GetEndpoint(ctx context.Context, id string) (Endpoint, error)
+	// ListEndpoints returns every endpoint, deleted ones included, by ID.
+	ListEndpoints(ctx context.Context) ([]Endpoint, error)
+
+	// CreateEvent stores ev and its deliveries in one synced write, kept
+	// for retention. If ev.IdempotencyKey is set and an event with that
+	// key is still kept, it stores nothing and returns that event and its
+	// deliveries with created false.
+	CreateEvent(ctx context.Context, ev Event, ds []Delivery, retention time.Duration) (Event, []Delivery, bool, error)
+	// GetEvent returns an event and its deliveries, or ErrNotFound.
+	GetEvent(ctx context.Context, id string) (Event, []Delivery, error)
+	// ListEvents returns events newest first.
+	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
+
+	// GetDelivery returns ErrNotFound for an unknown ID.
+	GetDelivery(ctx context.Context, id string) (Delivery, error)
+	// ClaimDue leases up to limit deliveries that are due at now: pending
+	// with NextAttemptAt not after now, or delivering with a lapsed lease
+	// (their worker died). They become delivering, held by token until
+	// now+lease.
+	ClaimDue(ctx context.Context, now time.Time, limit int, token string, lease time.Duration) ([]Delivery, error)
+	// UpdateDelivery stores d. With a token, the stored delivery must be
+	// held by that token under a live lease, or it returns ErrNotOwner;
+	// an empty token (an operator's retry) requires that it is not held.
+	UpdateDelivery(ctx context.Context, d Delivery, token string) error
+	// QueueDepth counts pending deliveries due at now and scheduled later.
+	QueueDepth(ctx context.Context, now time.Time) (due, scheduled int, err error)
+}
