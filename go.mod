@@ -3,6 +3,7 @@ module github.com/hookguard/hookguard
 go 1.26.0
 
 require (
+	code.dny.dev/ssrf v0.3.0
 	github.com/PaddleHQ/paddle-go-sdk/v4 v4.1.0
 	github.com/bwmarrin/discordgo v0.29.0
 	github.com/caddyserver/caddy/v2 v2.11.9
