@@ -33,9 +33,33 @@ func TestValidateRefusesConfigErrors(t *testing.T) {
 		{"hmac without header", "\twebhook_verify hmac {\n\t\tsecret abcdefghijkl\n\t}\n", 9, "hmac"},
 		{"unknown storage", "", 3, `unrecognized storage backend "mongo"`},
 	}
+	// The outbound settings, in the global option.
+	outbound := []struct {
+		name, block string
+		line        int
+		want        string
+	}{
+		{"bad endpoint URL", "\t\tendpoint a ht!tp://x\n", 4, "endpoint a"},
+		{"userinfo in endpoint URL", "\t\tendpoint a https://user:pw@example.com/hook\n", 4, "userinfo"},
+		{"http without allow_http", "\t\tendpoint a http://example.com/hook\n", 4, "endpoint a"},
+		{"unknown signing scheme", "\t\tendpoint a https://example.com/hook {\n\t\t\tscheme discord\n\t\t}\n", 4, `unknown signing scheme "discord"`},
+		{"empty backoff", "\t\tdispatch {\n\t\t\tbackoff\n\t\t}\n", 5, "backoff"},
+		{"attempts below 1", "\t\tdispatch {\n\t\t\tattempts 0\n\t\t}\n", 5, "attempts"},
+		{"unknown dispatch setting", "\t\tdispatch {\n\t\t\tworkerz 4\n\t\t}\n", 5, `unrecognized subdirective "workerz"`},
+	}
+	for _, tc := range outbound {
+		cases = append(cases, struct {
+			name, block string
+			line        int
+			want        string
+		}{tc.name, "global:" + tc.block, tc.line, tc.want})
+	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			cfg := head + tc.block + "\treverse_proxy 127.0.0.1:9\n}\n"
+			if global, ok := strings.CutPrefix(tc.block, "global:"); ok {
+				cfg = "{\n\twebhooks {\n\t\tstorage badger {$HG_DATA}\n" + global + "\t}\n}\n:8080 {\n\twebhook_dispatch\n}\n"
+			}
 			if tc.block == "" {
 				cfg = strings.Replace(head, "storage badger {$HG_DATA}", "storage mongo", 1) + "\trespond ok\n}\n"
 			}

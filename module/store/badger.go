@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strings"
 	"sync"
 	"time"
@@ -37,13 +38,31 @@ const (
 	ownerAttempts = 5
 )
 
-// Badger is the embedded Store: dedupe claims live in a Badger v4 database
-// in one directory, written with fsync. A value-log GC loop runs in the
-// background until Close. Badger is safe for concurrent use.
+// Badger is the embedded Store: dedupe claims, endpoints, the event log and
+// the delivery queue live in one Badger v4 database in one directory,
+// written with fsync. A value-log GC loop runs in the background until
+// Close. Badger is safe for concurrent use.
 type Badger struct {
 	db     *badger.DB
 	now    func() time.Time
 	logger *zap.Logger
+
+	// claimMu serializes ClaimDue within the process, so that concurrent
+	// claimers queue up instead of failing each other's transactions.
+	// Badger's conflict detection is what keeps a delivery to one token.
+	claimMu sync.Mutex
+	// endpointMu stripes PutEndpoint and UpdateEndpoint by endpoint ID, and
+	// ownerMu stripes Extend, Commit and Release by dedupe key, for the same
+	// reason: an owner's Commit racing its own lease keep-alive must not run
+	// out of conflict retries.
+	endpointMu [16]sync.Mutex
+	ownerMu    [16]sync.Mutex
+	// listScanLimit bounds the events one ListEvents call examines.
+	listScanLimit int
+	// beforeCommit, if set, runs before each outbound read-write
+	// transaction commits, with the operation's name. Tests set it before
+	// use to force write conflicts.
+	beforeCommit func(op string)
 
 	// mu is held shared by every operation and exclusively by Close, so that
 	// no operation touches the database once it is closed.
@@ -116,6 +135,8 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 		logger: o.Logger,
 		stop:   make(chan struct{}),
 		gcDone: make(chan struct{}),
+
+		listScanLimit: ListScanLimit,
 	}
 	go b.gcLoop(o.GCInterval)
 	return b, nil
@@ -254,6 +275,9 @@ func (b *Badger) asOwner(ctx context.Context, op, key, token string, write func(
 		return err
 	}
 	defer b.mu.RUnlock()
+	mu := stripe(&b.ownerMu, key)
+	mu.Lock()
+	defer mu.Unlock()
 	k := dedupeKey(key)
 	for range ownerAttempts {
 		err := b.db.Update(func(txn *badger.Txn) error {
@@ -275,6 +299,13 @@ func (b *Badger) asOwner(ctx context.Context, op, key, token string, write func(
 		}
 	}
 	return fmt.Errorf("%s dedupe claim: %w (%d attempts)", op, badger.ErrConflict, ownerAttempts)
+}
+
+// stripe returns the mutex of locks that guards key.
+func stripe(locks *[16]sync.Mutex, key string) *sync.Mutex {
+	h := fnv.New32a()
+	h.Write([]byte(key))
+	return &locks[h.Sum32()%uint32(len(locks))]
 }
 
 // gcLoop runs value-log GC every interval until Close.

@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -17,6 +18,72 @@ func TestBadgerConformance(t *testing.T) {
 	storetest.Run(t, func(t *testing.T, now func() time.Time) store.Store {
 		return openBadger(t, t.TempDir(), now)
 	})
+}
+
+func TestBadgerOutboundConformance(t *testing.T) {
+	storetest.RunOutbound(t, func(t *testing.T, now func() time.Time) store.Store {
+		return openBadger(t, t.TempDir(), now)
+	})
+}
+
+// TestBadgerOutboundSurvivesReopen is the basis of the kill -9 guarantee
+// (cases 48 and 49): what CreateEvent acknowledged is still queued after the
+// store is closed and reopened, a delivery leased when the process stopped
+// comes due again once its lease lapses, and endpoints and idempotency keys
+// are kept.
+func TestBadgerOutboundSurvivesReopen(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	clk := storetest.NewClock(storetest.Start)
+	b := openBadger(t, dir, clk.Now)
+	ep := store.Endpoint{ID: "we_a", Name: "a", URL: "https://example.com", Status: store.EndpointActive}
+	if err := b.PutEndpoint(ctx, ep); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		ev := store.Event{ID: fmt.Sprintf("wevt_%04d", i), Type: "t", Created: clk.Now(), Data: []byte(`{"i":` + fmt.Sprint(i) + `}`), IdempotencyKey: fmt.Sprintf("key-%d", i)}
+		d := store.Delivery{ID: fmt.Sprintf("wdlv_%04d", i), EventID: ev.ID, EndpointID: "we_a", Status: store.DeliveryPending, NextAttemptAt: clk.Now()}
+		if _, _, created, err := b.CreateEvent(ctx, ev, []store.Delivery{d}, storetest.Retention); err != nil || !created {
+			t.Fatalf("CreateEvent %d: created=%v err=%v", i, created, err)
+		}
+	}
+	// One delivery is in flight when the process stops.
+	inFlight, err := b.ClaimDue(ctx, clk.Now(), 1, "dead-worker", storetest.Lease)
+	if err != nil || len(inFlight) != 1 || inFlight[0].ID != "wdlv_0000" {
+		t.Fatalf("ClaimDue before the stop = (%+v, %v)", inFlight, err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	b = openBadger(t, dir, clk.Now)
+	got, err := b.ClaimDue(ctx, clk.Now(), 10, "new-worker", storetest.Lease)
+	if err != nil || len(got) != 2 || got[0].ID != "wdlv_0001" || got[1].ID != "wdlv_0002" {
+		t.Fatalf("ClaimDue after reopen = (%+v, %v), want wdlv_0001 and wdlv_0002", got, err)
+	}
+	if due, scheduled, err := b.QueueDepth(ctx, clk.Now().Add(storetest.Lease)); err != nil || due != 3 || scheduled != 0 {
+		t.Fatalf("QueueDepth after reopen = (%d, %d, %v), want (3, 0)", due, scheduled, err)
+	}
+	clk.Advance(storetest.Lease)
+	got, err = b.ClaimDue(ctx, clk.Now(), 1, "new-worker", storetest.Lease)
+	if err != nil || len(got) != 1 || got[0].ID != "wdlv_0000" {
+		t.Fatalf("ClaimDue once the dead worker's lease lapsed = (%+v, %v), want wdlv_0000", got, err)
+	}
+	done := inFlight[0]
+	done.Status = store.DeliverySucceeded
+	if err := b.UpdateDelivery(ctx, done, "dead-worker"); !errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("the dead worker's late update = %v, want ErrNotOwner", err)
+	}
+	dup := store.Event{ID: "wevt_0009", Type: "t", Created: clk.Now(), Data: []byte(`{}`), IdempotencyKey: "key-1"}
+	if ev, _, created, err := b.CreateEvent(ctx, dup, nil, storetest.Retention); err != nil || created || ev.ID != "wevt_0001" {
+		t.Fatalf("CreateEvent with a key from before the reopen = (%s, %v, %v), want wevt_0001, not created", ev.ID, created, err)
+	}
+	if e, err := b.GetEndpoint(ctx, "we_a"); err != nil || e.URL != ep.URL {
+		t.Fatalf("GetEndpoint after reopen = (%+v, %v)", e, err)
+	}
+	if ev, _, err := b.GetEvent(ctx, "wevt_0002"); err != nil || string(ev.Data) != `{"i":2}` {
+		t.Fatalf("GetEvent after reopen = (%+v, %v)", ev, err)
+	}
 }
 
 // TestBadgerSurvivesReopen: a done claim is still done after a restart, and

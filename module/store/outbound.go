@@ -109,7 +109,7 @@ type EventFilter struct {
 	EndpointID string // events with a delivery to this endpoint
 	Type       string
 	Status     string // events with a delivery in this status
-	// Limit is 1 to 200.
+	// Limit is 1 to 200; zero means 50.
 	Limit int
 	// After is a cursor: list events older than the event with this ID.
 	After string
@@ -118,13 +118,28 @@ type EventFilter struct {
 // Outbound is the durable side of outbound delivery: endpoints, the event
 // log, and the queue of deliveries. Every write returns only once it is
 // synced.
+//
+// Events and their deliveries are kept for the retention given to
+// CreateEvent, measured by the backend's clock: from then on they are not
+// found, not listed, not claimed and not counted, even while the backend
+// still holds them for garbage collection. Endpoints are kept until
+// replaced. IDs are made by the caller and must not be empty or contain
+// '/'; event IDs must sort by creation time (ListEvents relies on it).
+//
+// The queue holds every pending delivery at its NextAttemptAt and every
+// delivering one at its LeaseUntil; a succeeded, failed or skipped delivery
+// is never claimed. So a pending delivery must have a NextAttemptAt and a
+// delivering one a LeaseUntil, or CreateEvent and UpdateDelivery refuse it
+// with an argument error.
 type Outbound interface {
 	// PutEndpoint creates or replaces an endpoint.
 	PutEndpoint(ctx context.Context, e Endpoint) error
 	// UpdateEndpoint applies fn to the stored endpoint and stores the
 	// result atomically (concurrent updates, such as two workers recording
 	// health, must not lose each other's changes). An error from fn stores
-	// nothing and is returned. ErrNotFound for an unknown ID.
+	// nothing and is returned. ErrNotFound for an unknown ID. fn may run
+	// more than once (again on a fresh copy after a write conflict), so it
+	// must do nothing but change e; it must not change e.ID.
 	UpdateEndpoint(ctx context.Context, id string, fn func(e *Endpoint) error) (Endpoint, error)
 	// GetEndpoint returns ErrNotFound for an unknown ID.
 	GetEndpoint(ctx context.Context, id string) (Endpoint, error)
@@ -134,23 +149,35 @@ type Outbound interface {
 	// CreateEvent stores ev and its deliveries in one synced write, kept
 	// for retention. If ev.IdempotencyKey is set and an event with that
 	// key is still kept, it stores nothing and returns that event and its
-	// deliveries with created false.
+	// deliveries (as GetEvent does) with created false; of concurrent calls
+	// with one key, exactly one creates. Every delivery's EventID must be
+	// ev.ID, and its ID new; ds may be empty.
 	CreateEvent(ctx context.Context, ev Event, ds []Delivery, retention time.Duration) (Event, []Delivery, bool, error)
-	// GetEvent returns an event and its deliveries, or ErrNotFound.
+	// GetEvent returns an event and its deliveries in ID order, or
+	// ErrNotFound.
 	GetEvent(ctx context.Context, id string) (Event, []Delivery, error)
-	// ListEvents returns events newest first.
+	// ListEvents returns events newest first. When both f.EndpointID and
+	// f.Status are set, one delivery must match both. A backend may bound
+	// how many events one call examines (Badger: ListScanLimit), returning
+	// fewer than f.Limit matches when a filter is rare in a long log.
 	ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 
 	// GetDelivery returns ErrNotFound for an unknown ID.
 	GetDelivery(ctx context.Context, id string) (Delivery, error)
 	// ClaimDue leases up to limit deliveries that are due at now: pending
 	// with NextAttemptAt not after now, or delivering with a lapsed lease
-	// (their worker died). They become delivering, held by token until
-	// now+lease.
+	// (their worker died), earliest due first. They become delivering,
+	// held by token until now+lease, with UpdatedAt now. No delivery is
+	// ever held by two tokens at once.
 	ClaimDue(ctx context.Context, now time.Time, limit int, token string, lease time.Duration) ([]Delivery, error)
 	// UpdateDelivery stores d. With a token, the stored delivery must be
 	// held by that token under a live lease, or it returns ErrNotOwner;
-	// an empty token (an operator's retry) requires that it is not held.
+	// an empty token (an operator's retry) requires that it is not held,
+	// whatever its status. A lease is live while the delivery is
+	// delivering and the backend's clock is before its LeaseUntil. d is
+	// stored as given (the caller sets or clears LeaseToken, LeaseUntil
+	// and UpdatedAt), but must keep its EventID and EndpointID. ErrNotFound
+	// for an unknown ID.
 	UpdateDelivery(ctx context.Context, d Delivery, token string) error
 	// QueueDepth counts pending deliveries due at now and scheduled later.
 	QueueDepth(ctx context.Context, now time.Time) (due, scheduled int, err error)

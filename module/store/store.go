@@ -85,9 +85,12 @@ type Dedupe interface {
 	Release(ctx context.Context, key, token string) error
 }
 
-// Store is a storage backend. Later issues extend it with the outbound
-// queue, the event log and endpoints.
+// Store is a storage backend: inbound dedupe and the outbound endpoints,
+// event log and delivery queue, in one store that the app opens once.
 type Store interface {
 	Dedupe
+	Outbound
+	// Close releases the store; operations after it return ErrClosed. It is
+	// idempotent.
 	Close() error
 }

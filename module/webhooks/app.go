@@ -6,10 +6,13 @@ package webhooks
 import (
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
+	"go.uber.org/zap"
 
+	"github.com/hookguard/hookguard/module/delivery"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -27,7 +30,20 @@ type App struct {
 	// directory + `/webhooks`.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=webhooks.storage inline_key=module"`
 
-	storage Storage
+	// Dispatch configures outbound delivery. Default: the defaults of each
+	// of its settings.
+	Dispatch *Dispatch `json:"dispatch,omitempty"`
+
+	// Endpoints are static outbound endpoints. Endpoints created through
+	// the admin API are kept in the store.
+	Endpoints []StaticEndpoint `json:"endpoints,omitempty"`
+
+	storage  Storage
+	logger   *zap.Logger
+	dispatch *dispatchRuntime
+	// dispatching is set when the config uses outbound delivery: static
+	// endpoints, or a webhook_dispatch handler.
+	dispatching bool
 }
 
 // Storage is implemented by the modules in the `webhooks.storage`
@@ -54,14 +70,58 @@ func (a *App) Provision(ctx caddy.Context) error {
 		return fmt.Errorf("opening webhook store: %w", err)
 	}
 	a.storage = mod.(Storage)
+	a.logger = ctx.Logger()
+
+	if a.Dispatch == nil {
+		a.Dispatch = new(Dispatch)
+	}
+	policy, schedule, err := a.Dispatch.provision()
+	if err != nil {
+		return fmt.Errorf("dispatch: %w", err)
+	}
+	for i := range a.Endpoints {
+		if err := a.Endpoints[i].provision(policy); err != nil {
+			return err
+		}
+	}
+	a.dispatching = len(a.Endpoints) > 0
+	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
+		return fmt.Errorf("registering metrics: %w", err)
+	}
+	a.dispatch = &dispatchRuntime{
+		dispatcher: &delivery.Dispatcher{
+			Store:        a.storage.Store(),
+			Client:       policy.Client(time.Duration(a.Dispatch.Timeout)),
+			Schedule:     schedule,
+			Lease:        time.Duration(a.Dispatch.Timeout) + leaseMargin,
+			DisableAfter: time.Duration(a.Dispatch.DisableAfter),
+			UserAgent:    userAgent(),
+			Logger:       a.logger,
+			Observe:      observeAttempt,
+		},
+		policy:    policy,
+		retention: time.Duration(a.Dispatch.Retention),
+		workers:   a.Dispatch.Workers,
+		wake:      make(chan struct{}, a.Dispatch.Workers),
+		ready:     make(chan struct{}),
+	}
 	return nil
 }
 
-// Start implements caddy.App.
-func (a *App) Start() error { return nil }
+// Start starts the delivery workers, if the config delivers anything.
+func (a *App) Start() error {
+	if !a.dispatching {
+		return nil
+	}
+	return a.startDispatch()
+}
 
-// Stop implements caddy.App.
-func (a *App) Stop() error { return nil }
+// Stop stops the delivery workers. A delivery cut short is attempted again
+// by the next config's workers once its lease lapses.
+func (a *App) Stop() error {
+	a.stopDispatch()
+	return nil
+}
 
 // Store returns the app's open store.
 func (a *App) Store() store.Store { return a.storage.Store() }

@@ -1,0 +1,234 @@
+package delivery
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"go.uber.org/zap"
+
+	"github.com/hookguard/hookguard/module/signature"
+	"github.com/hookguard/hookguard/module/store"
+)
+
+// ResponseBodyChars is how much of an endpoint's answer each attempt keeps.
+const ResponseBodyChars = 4000
+
+// Dispatcher delivers due deliveries from the store: it leases them, signs
+// the event's envelope with the endpoint's scheme and secrets, POSTs it,
+// and records the attempt. A delivery is attempted at least once and is
+// never attempted again after a success is recorded; there is no ordering
+// promise between events.
+type Dispatcher struct {
+	// Store holds the queue, the event log and the endpoints.
+	Store store.Outbound
+	// Client sends the attempts; use Policy.Client for the SSRF guard.
+	Client *http.Client
+	// Schedule is the retry policy.
+	Schedule Schedule
+	// Lease is how long a worker holds a delivery; a delivery held by a
+	// worker that died is attempted again once its lease lapses. It must
+	// outlast an attempt's timeout.
+	Lease time.Duration
+	// DisableAfter disables an endpoint that has been failing this long.
+	DisableAfter time.Duration
+	// UserAgent is sent with every attempt.
+	UserAgent string
+	// Logger gets one line per failed attempt.
+	Logger *zap.Logger
+	// Observe, if set, is told of every attempt: the endpoint's name, the
+	// outcome, and how long the attempt took.
+	Observe func(endpoint string, o Outcome, d time.Duration)
+	// Now is the clock; default time.Now.
+	Now func() time.Time
+	// Rand returns a number in [0, 1) for jitter; default math/rand.
+	Rand func() float64
+}
+
+// RunOnce leases up to batch due deliveries and attempts each of them. It
+// returns how many it attempted.
+func (d *Dispatcher) RunOnce(ctx context.Context, batch int) (int, error) {
+	token := newLeaseToken()
+	due, err := d.Store.ClaimDue(ctx, d.now(), batch, token, d.Lease)
+	if err != nil {
+		return 0, fmt.Errorf("claiming due deliveries: %w", err)
+	}
+	for _, dl := range due {
+		if err := d.attempt(ctx, dl, token); err != nil && ctx.Err() == nil {
+			d.Logger.Error("recording delivery attempt", zap.String("delivery_id", dl.ID), zap.Error(err))
+		}
+	}
+	return len(due), nil
+}
+
+// attempt makes one attempt of dl, held under token, and records it.
+func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token string) error {
+	ep, err := d.Store.GetEndpoint(ctx, dl.EndpointID)
+	if errors.Is(err, store.ErrNotFound) || err == nil && ep.Status != store.EndpointActive {
+		return d.settle(ctx, dl, token, store.DeliverySkipped, time.Time{})
+	}
+	if err != nil {
+		return err
+	}
+	ev, _, err := d.Store.GetEvent(ctx, dl.EventID)
+	if errors.Is(err, store.ErrNotFound) {
+		return d.settle(ctx, dl, token, store.DeliverySkipped, time.Time{})
+	}
+	if err != nil {
+		return err
+	}
+
+	start := d.now()
+	status, body, retryAfter, sendErr := d.send(ctx, ep, ev, start)
+	if ctx.Err() != nil {
+		// Shutting down is not the endpoint's fault: leave the delivery
+		// to the next worker once the lease lapses.
+		return nil
+	}
+	elapsed := d.now().Sub(start)
+	at := store.Attempt{At: start, Duration: elapsed, ResponseStatus: status, ResponseBody: body}
+	if sendErr != nil {
+		at.Error = sendErr.Error()
+	}
+	dl.Attempts = append(dl.Attempts, at)
+
+	outcome, wait := d.Schedule.Decide(len(dl.Attempts), Classify(status, sendErr), retryAfter, d.Rand)
+	if d.Observe != nil {
+		d.Observe(ep.Name, outcome, elapsed)
+	}
+	if outcome != Succeeded {
+		d.Logger.Warn("webhook delivery attempt failed",
+			zap.String("endpoint", ep.Name), zap.String("delivery_id", dl.ID), zap.String("event_id", ev.ID),
+			zap.Int("attempt", len(dl.Attempts)), zap.Int("status", status), zap.String("error", at.Error),
+			zap.String("outcome", outcome.String()), zap.Duration("retry_in", wait))
+	}
+	if err := d.recordHealth(ctx, ep.ID, outcome, at); err != nil {
+		return err
+	}
+	switch outcome {
+	case Succeeded:
+		return d.settle(ctx, dl, token, store.DeliverySucceeded, time.Time{})
+	case Retry:
+		return d.settle(ctx, dl, token, store.DeliveryPending, start.Add(elapsed+wait))
+	default: // Failed, DisableEndpoint
+		return d.settle(ctx, dl, token, store.DeliveryFailed, time.Time{})
+	}
+}
+
+// send POSTs the signed envelope and reads the head of the answer.
+func (d *Dispatcher) send(ctx context.Context, ep store.Endpoint, ev store.Event, now time.Time) (status int, body string, retryAfter time.Duration, err error) {
+	var subject *Subject
+	if len(ev.Subject) > 0 {
+		subject = new(Subject)
+		if err := json.Unmarshal(ev.Subject, subject); err != nil {
+			return 0, "", 0, fmt.Errorf("stored subject: %w", err)
+		}
+	}
+	envelope, err := Event{ID: ev.ID, Type: ev.Type, Created: ev.Created, Data: ev.Data, Subject: subject}.Envelope()
+	if err != nil {
+		return 0, "", 0, err
+	}
+	headers, err := SignHeaders(ep, ev.ID, envelope, now)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, ep.URL, bytes.NewReader(envelope))
+	if err != nil {
+		return 0, "", 0, err
+	}
+	for k, v := range ep.Headers {
+		req.Header.Set(k, v)
+	}
+	for k, vs := range headers {
+		req.Header[k] = vs
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("User-Agent", d.UserAgent)
+	resp, err := d.Client.Do(req)
+	if err != nil {
+		return 0, "", 0, err
+	}
+	defer resp.Body.Close()
+	body, err = ReadCapped(resp.Body, ResponseBodyChars)
+	return resp.StatusCode, body, ParseRetryAfter(resp.Header.Get("Retry-After"), d.now()), err
+}
+
+// SignHeaders signs envelope for ep: every secret of ep still signing at
+// now contributes a signature, so a rotation's old and new secrets both
+// verify during the overlap.
+func SignHeaders(ep store.Endpoint, id string, envelope []byte, now time.Time) (http.Header, error) {
+	scheme, ok := signature.Lookup(ep.Scheme)
+	if !ok {
+		return nil, fmt.Errorf("unknown signing scheme %q", ep.Scheme)
+	}
+	var secrets []signature.Secret
+	for _, s := range ep.Secrets {
+		if !s.ExpiresAt.IsZero() && !now.Before(s.ExpiresAt) {
+			continue
+		}
+		secret, err := scheme.ParseSecret(s.Value)
+		if err != nil {
+			return nil, fmt.Errorf("endpoint secret: %w", err)
+		}
+		secrets = append(secrets, secret)
+	}
+	return scheme.Sign(signature.Message{ID: id, Timestamp: now, Body: envelope, Method: http.MethodPost, URL: ep.URL}, secrets)
+}
+
+// settle records the delivery's new status, releasing the lease.
+func (d *Dispatcher) settle(ctx context.Context, dl store.Delivery, token, status string, next time.Time) error {
+	dl.Status = status
+	dl.NextAttemptAt = next
+	dl.LeaseToken, dl.LeaseUntil = "", time.Time{}
+	dl.UpdatedAt = d.now()
+	return d.Store.UpdateDelivery(ctx, dl, token)
+}
+
+// recordHealth updates the endpoint's health after an attempt, and
+// disables it on a 410 or once it has been failing for DisableAfter.
+func (d *Dispatcher) recordHealth(ctx context.Context, id string, o Outcome, at store.Attempt) error {
+	_, err := d.Store.UpdateEndpoint(ctx, id, func(ep *store.Endpoint) error {
+		h := &ep.Health
+		h.LastAttemptAt, h.LastResponseStatus, h.LastError = at.At, at.ResponseStatus, at.Error
+		if o == Succeeded {
+			h.LastStatus, h.ConsecutiveFailures, h.FailingSince = store.DeliverySucceeded, 0, time.Time{}
+			return nil
+		}
+		h.LastStatus = store.DeliveryFailed
+		h.ConsecutiveFailures++
+		if h.FailingSince.IsZero() {
+			h.FailingSince = at.At
+		}
+		switch {
+		case o == DisableEndpoint:
+			ep.Status, ep.DisabledReason = store.EndpointDisabled, "the endpoint answered 410 Gone"
+		case d.DisableAfter > 0 && at.At.Sub(h.FailingSince) >= d.DisableAfter:
+			ep.Status = store.EndpointDisabled
+			ep.DisabledReason = fmt.Sprintf("failing since %s", h.FailingSince.UTC().Format(time.RFC3339))
+		}
+		if ep.Status == store.EndpointDisabled {
+			ep.UpdatedAt = at.At
+		}
+		return nil
+	})
+	return err
+}
+
+func (d *Dispatcher) now() time.Time {
+	if d.Now != nil {
+		return d.Now()
+	}
+	return time.Now()
+}
+
+func newLeaseToken() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}

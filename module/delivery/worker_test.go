@@ -1,0 +1,227 @@
+package delivery
+
+import (
+	"context"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+	"go.uber.org/zap"
+
+	"github.com/hookguard/hookguard/module/store"
+)
+
+// rig is a dispatcher on a real Badger store, a fake clock, and one
+// loopback endpoint whose answers the test decides.
+type rig struct {
+	t      *testing.T
+	db     *store.Badger
+	d      *Dispatcher
+	clock  time.Time
+	answer atomic.Value // func(w http.ResponseWriter, r *http.Request)
+	hits   atomic.Int32
+	ep     store.Endpoint
+}
+
+const rigSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+func newRig(t *testing.T) *rig {
+	t.Helper()
+	g := &rig{t: t, clock: time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)}
+	now := func() time.Time { return g.clock }
+	db, err := store.OpenBadger(t.TempDir(), store.BadgerOptions{Now: now})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	g.db = db
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		g.hits.Add(1)
+		g.answer.Load().(func(http.ResponseWriter, *http.Request))(w, r)
+	}))
+	t.Cleanup(srv.Close)
+	g.respond(http.StatusOK)
+	policy := Policy{AllowHTTP: true, AllowNetworks: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8")}}
+	g.d = &Dispatcher{
+		Store: db, Client: policy.Client(5 * time.Second),
+		Schedule:     Schedule{Attempts: 3, Backoff: []time.Duration{time.Minute, time.Hour}},
+		Lease:        time.Minute,
+		DisableAfter: 24 * time.Hour,
+		UserAgent:    "Hookguard/test",
+		Logger:       zap.NewNop(),
+		Now:          now,
+	}
+	g.ep = store.Endpoint{ID: NewEndpointID(), Name: "sink", URL: srv.URL + "/hook", Scheme: "standard",
+		Secrets: []store.EndpointSecret{{Value: rigSecret}}, Status: store.EndpointActive}
+	if err := db.PutEndpoint(context.Background(), g.ep); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+func (g *rig) respond(status int, header ...string) {
+	g.answer.Store(func(w http.ResponseWriter, r *http.Request) {
+		for i := 0; i+1 < len(header); i += 2 {
+			w.Header().Set(header[i], header[i+1])
+		}
+		w.WriteHeader(status)
+	})
+}
+
+// enqueue stores one event with one delivery to the rig's endpoint.
+func (g *rig) enqueue() store.Delivery {
+	g.t.Helper()
+	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
+	dl := store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID, Status: store.DeliveryPending,
+		NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock}
+	if _, _, _, err := g.db.CreateEvent(context.Background(), ev, []store.Delivery{dl}, 30*24*time.Hour); err != nil {
+		g.t.Fatal(err)
+	}
+	return dl
+}
+
+// run makes one round and returns the delivery and its endpoint after it.
+func (g *rig) run(id string) (store.Delivery, store.Endpoint) {
+	g.t.Helper()
+	if _, err := g.d.RunOnce(context.Background(), 10); err != nil {
+		g.t.Fatal(err)
+	}
+	dl, err := g.db.GetDelivery(context.Background(), id)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	ep, err := g.db.GetEndpoint(context.Background(), g.ep.ID)
+	if err != nil {
+		g.t.Fatal(err)
+	}
+	return dl, ep
+}
+
+func TestDispatcherSucceeds(t *testing.T) {
+	g := newRig(t)
+	var verified atomic.Bool
+	g.answer.Store(func(w http.ResponseWriter, r *http.Request) {
+		wh, _ := standardwebhooks.NewWebhook(rigSecret)
+		body := make([]byte, r.ContentLength)
+		_, _ = r.Body.Read(body)
+		// The fake clock is years ahead, so check the signature alone.
+		verified.Store(wh.VerifyIgnoringTimestamp(body, r.Header) == nil && r.Header.Get("User-Agent") == "Hookguard/test")
+		_, _ = w.Write([]byte("thanks"))
+	})
+	dl, ep := g.run(g.enqueue().ID)
+	if dl.Status != store.DeliverySucceeded || len(dl.Attempts) != 1 || dl.Attempts[0].ResponseBody != "thanks" || !verified.Load() {
+		t.Fatalf("delivery %+v verified=%v", dl, verified.Load())
+	}
+	if ep.Health.ConsecutiveFailures != 0 || ep.Health.LastStatus != store.DeliverySucceeded {
+		t.Fatalf("health %+v", ep.Health)
+	}
+	// Never again.
+	g.clock = g.clock.Add(48 * time.Hour)
+	if n, _ := g.d.RunOnce(context.Background(), 10); n != 0 || g.hits.Load() != 1 {
+		t.Fatalf("a succeeded delivery was attempted again (%d, %d hits)", n, g.hits.Load())
+	}
+}
+
+func TestDispatcherRetriesThenFails(t *testing.T) {
+	g := newRig(t)
+	g.respond(http.StatusInternalServerError)
+	id := g.enqueue().ID
+	dl, _ := g.run(id)
+	if dl.Status != store.DeliveryPending || len(dl.Attempts) != 1 || dl.Attempts[0].ResponseStatus != 500 {
+		t.Fatalf("after attempt 1: %+v", dl)
+	}
+	// The first backoff is 1m, jittered by at most 10%.
+	if wait := dl.NextAttemptAt.Sub(g.clock); wait < 54*time.Second || wait > 66*time.Second {
+		t.Fatalf("next attempt in %s, want 1m±10%%", wait)
+	}
+	if n, _ := g.d.RunOnce(context.Background(), 10); n != 0 {
+		t.Fatal("retried before its time")
+	}
+	g.clock = dl.NextAttemptAt
+	dl, _ = g.run(id)
+	g.clock = dl.NextAttemptAt
+	dl, ep := g.run(id)
+	if dl.Status != store.DeliveryFailed || len(dl.Attempts) != 3 {
+		t.Fatalf("after 3 attempts: %s with %d attempts", dl.Status, len(dl.Attempts))
+	}
+	if ep.Health.ConsecutiveFailures != 3 || ep.Status != store.EndpointActive {
+		t.Fatalf("endpoint %+v", ep)
+	}
+}
+
+func TestDispatcherRedirectIsAFailure(t *testing.T) {
+	g := newRig(t)
+	g.respond(http.StatusFound, "Location", "http://127.0.0.1:1/elsewhere")
+	dl, _ := g.run(g.enqueue().ID)
+	if dl.Status != store.DeliveryPending || dl.Attempts[0].ResponseStatus != http.StatusFound || g.hits.Load() != 1 {
+		t.Fatalf("%+v after %d hits", dl, g.hits.Load())
+	}
+}
+
+func TestDispatcherHonoursRetryAfter(t *testing.T) {
+	g := newRig(t)
+	g.respond(http.StatusTooManyRequests, "Retry-After", "120")
+	dl, _ := g.run(g.enqueue().ID)
+	if wait := dl.NextAttemptAt.Sub(g.clock); wait != 120*time.Second {
+		t.Fatalf("next attempt in %s, want the 120s asked for", wait)
+	}
+}
+
+func TestDispatcherGoneDisablesEndpoint(t *testing.T) {
+	g := newRig(t)
+	g.respond(http.StatusGone)
+	first := g.enqueue().ID
+	second := g.enqueue().ID
+	if _, err := g.d.RunOnce(context.Background(), 1); err != nil {
+		t.Fatal(err)
+	}
+	dl, ep := g.run(second)
+	if ep.Status != store.EndpointDisabled || !strings.Contains(ep.DisabledReason, "410") {
+		t.Fatalf("endpoint %+v", ep)
+	}
+	got, _ := g.db.GetDelivery(context.Background(), first)
+	if got.Status != store.DeliveryFailed || dl.Status != store.DeliverySkipped || g.hits.Load() != 1 {
+		t.Fatalf("first %s, second %s, %d hits", got.Status, dl.Status, g.hits.Load())
+	}
+}
+
+func TestDispatcherDisablesAfterLongFailure(t *testing.T) {
+	g := newRig(t)
+	g.respond(http.StatusServiceUnavailable)
+	g.d.Schedule = Schedule{Attempts: 10, Backoff: []time.Duration{13 * time.Hour}}
+	id := g.enqueue().ID
+	dl, ep := g.run(id)
+	for ep.Status == store.EndpointActive && dl.Status == store.DeliveryPending {
+		g.clock = dl.NextAttemptAt
+		dl, ep = g.run(id)
+	}
+	if ep.Status != store.EndpointDisabled || len(dl.Attempts) != 3 || !strings.Contains(ep.DisabledReason, "failing since") {
+		t.Fatalf("endpoint %s (%q) after %d attempts", ep.Status, ep.DisabledReason, len(dl.Attempts))
+	}
+}
+
+func TestSignHeadersDuringRotation(t *testing.T) {
+	now := time.Date(2031, 1, 2, 3, 4, 5, 0, time.UTC)
+	ep := store.Endpoint{Scheme: "standard", Secrets: []store.EndpointSecret{
+		{Value: NewSigningSecret()},
+		{Value: rigSecret, ExpiresAt: now.Add(time.Hour)},
+		{Value: NewSigningSecret(), ExpiresAt: now},
+	}}
+	h, err := SignHeaders(ep, "wevt_x", []byte(`{}`), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sigs := strings.Fields(h.Get("webhook-signature"))
+	if len(sigs) != 2 {
+		t.Fatalf("want the new and the overlapping secret to sign, got %q", sigs)
+	}
+	wh, _ := standardwebhooks.NewWebhook(rigSecret)
+	if err := wh.VerifyIgnoringTimestamp([]byte(`{}`), h); err != nil {
+		t.Fatalf("the overlapping secret does not verify: %v", err)
+	}
+}

@@ -1,0 +1,422 @@
+package store
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/dgraph-io/badger/v4"
+)
+
+// These white-box tests force the write conflicts that the conformance
+// suite can only hope for, and look at the keys themselves.
+
+var bg = context.Background()
+
+func testEvent(id string) Event {
+	return Event{ID: id, Type: "t", Created: testStart, Data: json.RawMessage(`{"id":"` + id + `"}`)}
+}
+
+func testPending(ev Event, id string, due time.Time) Delivery {
+	return Delivery{ID: id, EventID: ev.ID, EndpointID: "we_a", Status: DeliveryPending, NextAttemptAt: due}
+}
+
+// TestCreateEventRetriesConflict: a CreateEvent that loses the race for its
+// idempotency key retries and returns the winner's event, uncreated.
+func TestCreateEventRetriesConflict(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	winner := testEvent("wevt_0002")
+	winner.IdempotencyKey = "k"
+	attempts := 0
+	b.beforeCommit = func(op string) {
+		if op != "create_event" {
+			return
+		}
+		attempts++
+		if attempts == 1 {
+			// Runs between the loser's read of the key and its commit.
+			if _, _, created, err := b.CreateEvent(bg, winner, []Delivery{testPending(winner, "wdlv_0002", testStart)}, time.Hour); err != nil || !created {
+				t.Errorf("winner: created=%v err=%v", created, err)
+			}
+		}
+	}
+	loser := testEvent("wevt_0001")
+	loser.IdempotencyKey = "k"
+	got, ds, created, err := b.CreateEvent(bg, loser, []Delivery{testPending(loser, "wdlv_0001", testStart)}, time.Hour)
+	if err != nil || created || got.ID != "wevt_0002" || len(ds) != 1 || ds[0].ID != "wdlv_0002" {
+		t.Fatalf("loser = (%s, %+v, %v, %v), want the winner's event, not created", got.ID, ds, created, err)
+	}
+	if attempts != 2 {
+		t.Fatalf("%d commit attempts, want the loser's, the winner's, and no more", attempts)
+	}
+	assertKeys(t, b, queuePrefix, queueKey(testStart, "wdlv_0002"))
+	if _, _, err := b.GetEvent(bg, "wevt_0001"); !errors.Is(err, ErrNotFound) {
+		t.Fatalf("the loser's event was stored: %v", err)
+	}
+}
+
+// TestClaimDueRetriesConflict: a claim whose delivery changes under it
+// retries on the fresh state, and never overwrites the change.
+func TestClaimDueRetriesConflict(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	ev := testEvent("wevt_0001")
+	d := testPending(ev, "wdlv_0001", testStart)
+	mustCreateInternal(t, b, ev, d)
+	attempts := 0
+	b.beforeCommit = func(op string) {
+		if op != "claim_due" {
+			return
+		}
+		attempts++
+		if attempts == 1 {
+			skipped := d
+			skipped.Status = DeliverySkipped
+			if err := b.UpdateDelivery(bg, skipped, ""); err != nil {
+				t.Errorf("skipping under the claim: %v", err)
+			}
+		}
+	}
+	ds, err := b.ClaimDue(bg, testStart, 10, "a", time.Minute)
+	if err != nil || len(ds) != 0 {
+		t.Fatalf("ClaimDue = (%+v, %v), want nothing: the delivery was skipped meanwhile", ds, err)
+	}
+	if attempts != 1 {
+		t.Fatalf("%d committing attempts, want 1 (the retry finds nothing to write)", attempts)
+	}
+	got, err := b.GetDelivery(bg, d.ID)
+	if err != nil || got.Status != DeliverySkipped || got.LeaseToken != "" {
+		t.Fatalf("delivery = (%+v, %v), want it skipped and unleased", got, err)
+	}
+	assertKeys(t, b, queuePrefix)
+}
+
+// TestUpdateDeliveryRetriesConflict: an update that conflicts with the
+// owner's own lease extension retries from the fresh record, and removes the
+// queue entry the extension moved, not the one it first read.
+func TestUpdateDeliveryRetriesConflict(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	ev := testEvent("wevt_0001")
+	mustCreateInternal(t, b, ev, testPending(ev, "wdlv_0001", testStart))
+	ds, err := b.ClaimDue(bg, testStart, 1, "a", time.Minute)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("ClaimDue = (%+v, %v)", ds, err)
+	}
+	attempts := 0
+	b.beforeCommit = func(op string) {
+		if op != "update_delivery" {
+			return
+		}
+		attempts++
+		if attempts == 1 {
+			extended := ds[0]
+			extended.LeaseUntil = testStart.Add(time.Hour)
+			if err := b.UpdateDelivery(bg, extended, "a"); err != nil {
+				t.Errorf("extending under the update: %v", err)
+			}
+		}
+	}
+	done := ds[0]
+	done.Status, done.LeaseToken, done.LeaseUntil = DeliverySucceeded, "", time.Time{}
+	if err := b.UpdateDelivery(bg, done, "a"); err != nil {
+		t.Fatal(err)
+	}
+	if attempts != 3 {
+		t.Fatalf("%d attempts, want 3 (first, the extension, the retry)", attempts)
+	}
+	assertKeys(t, b, queuePrefix)
+	if got, err := b.GetDelivery(bg, done.ID); err != nil || got.Status != DeliverySucceeded {
+		t.Fatalf("delivery = (%+v, %v), want succeeded", got, err)
+	}
+}
+
+// TestUpdateEndpointRetriesConflict: fn runs again on a fresh copy, so a
+// write it raced is kept.
+func TestUpdateEndpointRetriesConflict(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	if err := b.PutEndpoint(bg, Endpoint{ID: "we_a", URL: "https://example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	b.beforeCommit = func(op string) {
+		if op == "update_endpoint" && calls == 1 {
+			// A raw write: PutEndpoint would wait for UpdateEndpoint's lock.
+			err := b.db.Update(func(txn *badger.Txn) error {
+				return txn.Set(endpointKey("we_a"), []byte(`{"id":"we_a","url":"https://example.com","health":{"consecutive_failures":10}}`))
+			})
+			if err != nil {
+				t.Error(err)
+			}
+		}
+	}
+	e, err := b.UpdateEndpoint(bg, "we_a", func(e *Endpoint) error {
+		calls++
+		e.Health.ConsecutiveFailures++
+		return nil
+	})
+	if err != nil || e.Health.ConsecutiveFailures != 11 || calls != 2 {
+		t.Fatalf("UpdateEndpoint = (%d failures, %v) after %d calls, want 11 after 2", e.Health.ConsecutiveFailures, err, calls)
+	}
+}
+
+// TestClaimDueDropsStaleEntries: queue entries that do not match a live
+// delivery (absent, final, elsewhere in time, past retention, malformed)
+// are removed by ClaimDue and never claimed or counted.
+func TestClaimDueDropsStaleEntries(t *testing.T) {
+	now := testStart
+	b := openInternal(t, t.TempDir(), func() time.Time { return now }, 0)
+	live := testEvent("wevt_0001")
+	if _, _, _, err := b.CreateEvent(bg, live, []Delivery{
+		testPending(live, "wdlv_0001", testStart),
+		{ID: "wdlv_0002", EventID: live.ID, EndpointID: "we_a", Status: DeliverySucceeded},
+	}, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	short := testEvent("wevt_0002")
+	if _, _, _, err := b.CreateEvent(bg, short, []Delivery{testPending(short, "wdlv_0003", testStart.Add(time.Hour))}, time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	future := encodeQueueValue(queuePending, testStart.Add(24*time.Hour))
+	err := b.db.Update(func(txn *badger.Txn) error {
+		for _, k := range [][]byte{
+			queueKey(testStart, "wdlv_gone"),                 // no such delivery
+			queueKey(testStart, "wdlv_0002"),                 // succeeded
+			queueKey(testStart.Add(-time.Hour), "wdlv_0001"), // not its due time
+			[]byte(queuePrefix + "x"),                        // malformed
+		} {
+			if err := txn.Set(k, future); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	now = testStart.Add(2 * time.Hour) // wdlv_0003's event has lapsed
+	ds, err := b.ClaimDue(bg, now, 10, "a", time.Minute)
+	if err != nil || len(ds) != 1 || ds[0].ID != "wdlv_0001" {
+		t.Fatalf("ClaimDue = (%+v, %v), want wdlv_0001 alone", ds, err)
+	}
+	assertKeys(t, b, queuePrefix, queueKey(now.Add(time.Minute), "wdlv_0001"))
+}
+
+// TestListEventsScanLimit: a rare filter stops after listScanLimit events.
+func TestListEventsScanLimit(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	b.listScanLimit = 5
+	for i := range 10 {
+		ev := testEvent(fmt.Sprintf("wevt_%04d", i))
+		if i == 0 {
+			ev.Type = "rare"
+		}
+		mustCreateInternal(t, b, ev)
+	}
+	list := func(f EventFilter) []string {
+		t.Helper()
+		evs, err := b.ListEvents(bg, f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, ev := range evs {
+			ids = append(ids, ev.ID)
+		}
+		return ids
+	}
+	if got := list(EventFilter{Type: "rare"}); len(got) != 0 {
+		t.Fatalf("rare filter over 10 events with a scan limit of 5: %v, want none", got)
+	}
+	// The cursor skips its own event without counting it.
+	if got := list(EventFilter{Type: "rare", After: "wevt_0005"}); !slices.Equal(got, []string{"wevt_0000"}) {
+		t.Fatalf("rare filter after wevt_0005: %v, want wevt_0000", got)
+	}
+	if got := list(EventFilter{Limit: 10}); len(got) != 5 || got[0] != "wevt_0009" {
+		t.Fatalf("unfiltered: %v, want the 5 newest", got)
+	}
+}
+
+// TestOutboundBadgerTTL: every key of an event expires together, retention
+// plus the margin from now by the wall clock; updates keep that expiry;
+// endpoints do not expire.
+func TestOutboundBadgerTTL(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	before := time.Now()
+	ev := testEvent("wevt_0001")
+	ev.IdempotencyKey = "k"
+	mustCreateInternal(t, b, ev, testPending(ev, "wdlv_0001", testStart))
+	after := time.Now()
+	if err := b.PutEndpoint(bg, Endpoint{ID: "we_a"}); err != nil {
+		t.Fatal(err)
+	}
+	check := func(when string) {
+		t.Helper()
+		lo := uint64(before.Add(time.Hour + ttlMargin).Unix())
+		hi := uint64(after.Add(time.Hour+ttlMargin).Unix()) + 1
+		err := b.db.View(func(txn *badger.Txn) error {
+			it := txn.NewIterator(badger.IteratorOptions{})
+			defer it.Close()
+			n := 0
+			for it.Rewind(); it.Valid(); it.Next() {
+				n++
+				k, exp := string(it.Item().Key()), it.Item().ExpiresAt()
+				if strings.HasPrefix(k, endpointPrefix) {
+					if exp != 0 {
+						return fmt.Errorf("%s expires at %d, want never", k, exp)
+					}
+				} else if exp < lo || exp > hi {
+					return fmt.Errorf("%q expires at %d, want %d to %d", k, exp, lo, hi)
+				}
+			}
+			if n != 6 { // ep, ev, dl, evdl, idem, q
+				return fmt.Errorf("%d keys, want 6", n)
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", when, err)
+		}
+	}
+	check("after CreateEvent")
+	ds, err := b.ClaimDue(bg, testStart, 1, "a", time.Minute)
+	if err != nil || len(ds) != 1 {
+		t.Fatalf("ClaimDue = (%+v, %v)", ds, err)
+	}
+	check("after ClaimDue")
+	ds[0].Status, ds[0].NextAttemptAt = DeliveryPending, testStart.Add(time.Minute)
+	if err := b.UpdateDelivery(bg, ds[0], "a"); err != nil {
+		t.Fatal(err)
+	}
+	check("after UpdateDelivery")
+}
+
+// TestLongIdempotencyKey: a key over maxRawIdemKey is stored by its hash and
+// still deduplicates, exactly.
+func TestLongIdempotencyKey(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	long := strings.Repeat("k", 70000) // over Badger's own key limit
+	create := func(id, key string) (string, bool) {
+		t.Helper()
+		ev := testEvent(id)
+		ev.IdempotencyKey = key
+		got, _, created, err := b.CreateEvent(bg, ev, nil, time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got.ID, created
+	}
+	if _, created := create("wevt_0001", long); !created {
+		t.Fatal("first create not created")
+	}
+	if id, created := create("wevt_0002", long); created || id != "wevt_0001" {
+		t.Fatalf("repeat = (%s, %v), want wevt_0001", id, created)
+	}
+	if _, created := create("wevt_0003", long+"x"); !created {
+		t.Fatal("a different long key was deduplicated")
+	}
+	if _, created := create("wevt_0004", strings.Repeat("k", maxRawIdemKey)); !created {
+		t.Fatal("a raw key was deduplicated against a hashed one")
+	}
+}
+
+func TestEventCodecRoundTrip(t *testing.T) {
+	exp := testStart.Add(time.Hour)
+	for _, ev := range []Event{
+		{ID: "e1", Type: "t", Created: testStart, Data: json.RawMessage("{ \"a\" : \"<\\u00e9>\" }\n"), Subject: json.RawMessage(`{"id":"s"}`), IdempotencyKey: "k"},
+		{ID: "e2", Data: json.RawMessage{}, Subject: nil},
+		{ID: "e3", Data: nil, Subject: json.RawMessage{}},
+		{ID: "e4", Data: []byte{0, 0xff, '"'}},
+	} {
+		p, err := encodeEvent(ev, exp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, gotExp, err := decodeEvent(p)
+		if err != nil {
+			t.Fatalf("%s: %v", ev.ID, err)
+		}
+		if !gotExp.Equal(exp) || got.ID != ev.ID || got.Type != ev.Type || !got.Created.Equal(ev.Created) || got.IdempotencyKey != ev.IdempotencyKey ||
+			!bytes.Equal(got.Data, ev.Data) || (got.Data == nil) != (ev.Data == nil) ||
+			!bytes.Equal(got.Subject, ev.Subject) || (got.Subject == nil) != (ev.Subject == nil) {
+			t.Fatalf("round trip: got %+v (expires %v), want %+v", got, gotExp, ev)
+		}
+		// Appending to Data must not overwrite Subject.
+		if got.Subject != nil {
+			_ = append(got.Data, 'X', 'X', 'X', 'X')
+			if !bytes.Equal(got.Subject, ev.Subject) {
+				t.Fatalf("%s: appending to Data changed Subject to %q", ev.ID, got.Subject)
+			}
+		}
+	}
+	valid, _ := encodeEvent(Event{ID: "e", Data: []byte("{}"), Subject: []byte("{}")}, exp)
+	bad := bytes.Clone(valid)
+	bad[0]++
+	for name, p := range map[string][]byte{
+		"empty":          nil,
+		"unknown format": bad,
+		"truncated":      valid[:len(valid)-1],
+		"trailing bytes": append(bytes.Clone(valid), 0),
+		"meta overruns":  {eventFormat, 200},
+		"bad meta":       {eventFormat, 2, '{', '{', 0, 0},
+	} {
+		if _, _, err := decodeEvent(p); !errors.Is(err, errCorruptRecord) {
+			t.Errorf("%s: %v, want errCorruptRecord", name, err)
+		}
+	}
+}
+
+func TestQueueKeys(t *testing.T) {
+	times := []time.Time{time.Unix(0, 0), testStart.Add(-time.Nanosecond), testStart, testStart.Add(time.Nanosecond), testStart.Add(time.Hour)}
+	var keys [][]byte
+	for i, at := range times {
+		k := queueKey(at, fmt.Sprintf("wdlv_%d", len(times)-i)) // IDs against the time order
+		due, id, ok := parseQueueKey(k)
+		if !ok || due != uint64(at.UnixNano()) || id != fmt.Sprintf("wdlv_%d", len(times)-i) {
+			t.Fatalf("parse(queueKey(%v)) = (%d, %q, %v)", at, due, id, ok)
+		}
+		keys = append(keys, k)
+	}
+	if !slices.IsSortedFunc(keys, bytes.Compare) {
+		t.Fatal("queue keys do not sort by due time")
+	}
+	if due, _, _ := parseQueueKey(queueKey(time.Unix(-5, 0), "d")); due != 0 {
+		t.Fatalf("a time before 1970 parses as %d, want 0", due)
+	}
+	for _, k := range []string{"q/", "q/12345678/", "q/12345678xd", "x/12345678/d"} {
+		if _, _, ok := parseQueueKey([]byte(k)); ok {
+			t.Errorf("parseQueueKey(%q) ok", k)
+		}
+	}
+}
+
+func mustCreateInternal(t *testing.T, b *Badger, ev Event, ds ...Delivery) {
+	t.Helper()
+	if _, _, created, err := b.CreateEvent(bg, ev, ds, time.Hour); err != nil || !created {
+		t.Fatalf("CreateEvent(%s): created=%v err=%v", ev.ID, created, err)
+	}
+}
+
+// assertKeys checks every key under prefix, in order.
+func assertKeys(t *testing.T, b *Badger, prefix string, want ...[]byte) {
+	t.Helper()
+	var got [][]byte
+	err := b.db.View(func(txn *badger.Txn) error {
+		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(prefix)})
+		defer it.Close()
+		for it.Rewind(); it.Valid(); it.Next() {
+			got = append(got, it.Item().KeyCopy(nil))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.EqualFunc(got, want, bytes.Equal) {
+		t.Fatalf("keys under %q: %q, want %q", prefix, got, want)
+	}
+}

@@ -1,0 +1,276 @@
+package webhooks
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/netip"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/hookguard/hookguard/module/delivery"
+	"github.com/hookguard/hookguard/module/signature"
+	"github.com/hookguard/hookguard/module/store"
+)
+
+// Dispatch configures outbound delivery.
+type Dispatch struct {
+	// Workers is how many deliveries are attempted at once. Default: 4.
+	Workers int `json:"workers,omitempty"`
+	// Attempts is how many times a delivery is tried, the first try
+	// included. Default: 5.
+	Attempts int `json:"attempts,omitempty"`
+	// Backoff are the waits between attempts; the last repeats, and each
+	// is jittered by ±10%. Default: 1m 5m 30m 2h.
+	Backoff []caddy.Duration `json:"backoff,omitempty"`
+	// Timeout bounds one attempt. Default: 10s.
+	Timeout caddy.Duration `json:"timeout,omitempty"`
+	// Retention is how long the event log keeps an event. Default: 30d.
+	Retention caddy.Duration `json:"retention,omitempty"`
+	// DisableAfter disables an endpoint that has failed for this long
+	// without a success. Default: 5d.
+	DisableAfter caddy.Duration `json:"disable_after,omitempty"`
+	// RotationOverlap is how long a rotated-out secret keeps signing.
+	// Default: 24h.
+	RotationOverlap caddy.Duration `json:"rotation_overlap,omitempty"`
+	// AllowNetworks lifts the SSRF guard for these CIDRs (private targets).
+	// Metadata and link-local addresses stay blocked.
+	AllowNetworks []string `json:"allow_networks,omitempty"`
+	// AllowHTTP permits plain http:// endpoint URLs.
+	AllowHTTP bool `json:"allow_http,omitempty"`
+}
+
+// StaticEndpoint is an endpoint declared in the config. Its ID is derived
+// from its name, so replicas and restarts agree on it.
+type StaticEndpoint struct {
+	Name string `json:"name"`
+	URL  string `json:"url"`
+	// Events are the event types it receives; empty means all.
+	Events []string `json:"events,omitempty"`
+	// Secret signs its deliveries. Default: a whsec_ secret generated once
+	// and kept in the store.
+	Secret string `json:"secret,omitempty"`
+	// Scheme is the signing scheme. Default: standard.
+	Scheme   string            `json:"scheme,omitempty"`
+	Headers  map[string]string `json:"headers,omitempty"`
+	Disabled bool              `json:"disabled,omitempty"`
+}
+
+// Defaults of the dispatch settings.
+const (
+	defaultWorkers         = 4
+	defaultTimeout         = 10 * time.Second
+	defaultRetention       = 30 * 24 * time.Hour
+	defaultDisableAfter    = 5 * 24 * time.Hour
+	defaultRotationOverlap = 24 * time.Hour
+	pollInterval           = time.Second
+)
+
+// dispatchRuntime is the running side of the dispatcher.
+type dispatchRuntime struct {
+	dispatcher *delivery.Dispatcher
+	policy     delivery.Policy
+	retention  time.Duration
+	workers    int
+	wake       chan struct{}
+	// ready is closed once the static endpoints are in the store: Caddy
+	// may start serving intakes before this app has started.
+	ready  chan struct{}
+	cancel context.CancelFunc
+	done   sync.WaitGroup
+}
+
+// provision sets defaults and checks the settings.
+func (d *Dispatch) provision() (delivery.Policy, delivery.Schedule, error) {
+	if d.Workers == 0 {
+		d.Workers = defaultWorkers
+	}
+	if d.Timeout == 0 {
+		d.Timeout = caddy.Duration(defaultTimeout)
+	}
+	if d.Retention == 0 {
+		d.Retention = caddy.Duration(defaultRetention)
+	}
+	if d.DisableAfter == 0 {
+		d.DisableAfter = caddy.Duration(defaultDisableAfter)
+	}
+	if d.RotationOverlap == 0 {
+		d.RotationOverlap = caddy.Duration(defaultRotationOverlap)
+	}
+	schedule := delivery.DefaultSchedule()
+	if d.Attempts != 0 {
+		schedule.Attempts = d.Attempts
+	}
+	if len(d.Backoff) > 0 {
+		schedule.Backoff = nil
+		for _, b := range d.Backoff {
+			schedule.Backoff = append(schedule.Backoff, time.Duration(b))
+		}
+	}
+	if err := schedule.Validate(); err != nil {
+		return delivery.Policy{}, schedule, err
+	}
+	if d.Workers < 1 {
+		return delivery.Policy{}, schedule, fmt.Errorf("workers must be at least 1")
+	}
+	policy := delivery.Policy{AllowHTTP: d.AllowHTTP}
+	for _, cidr := range d.AllowNetworks {
+		p, err := netip.ParsePrefix(cidr)
+		if err != nil {
+			return policy, schedule, fmt.Errorf("allow_networks: %w", err)
+		}
+		policy.AllowNetworks = append(policy.AllowNetworks, p.Masked())
+	}
+	return policy, schedule, nil
+}
+
+// startDispatch syncs the static endpoints into the store and starts the
+// workers.
+func (a *App) startDispatch() error {
+	rt := a.dispatch
+	ctx, cancel := context.WithCancel(context.Background())
+	rt.cancel = cancel
+	err := a.syncStaticEndpoints(ctx)
+	close(rt.ready)
+	if err != nil {
+		cancel()
+		return fmt.Errorf("storing static endpoints: %w", err)
+	}
+	for range rt.workers {
+		rt.done.Add(1)
+		go func() {
+			defer rt.done.Done()
+			a.work(ctx)
+		}()
+	}
+	return nil
+}
+
+// work attempts due deliveries until ctx ends, resting between rounds
+// until woken by an intake or the poll interval passes.
+func (a *App) work(ctx context.Context) {
+	rt := a.dispatch
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for ctx.Err() == nil {
+		n, err := rt.dispatcher.RunOnce(ctx, 1)
+		if err != nil && ctx.Err() == nil {
+			a.logger.Error("dispatching webhooks", zap.Error(err))
+		}
+		if n > 0 && err == nil {
+			continue
+		}
+		timer.Reset(pollInterval)
+		select {
+		case <-ctx.Done():
+		case <-rt.wake:
+		case <-timer.C:
+		}
+	}
+}
+
+// wakeWorkers tells idle workers that work is due.
+func (a *App) wakeWorkers() {
+	for range a.dispatch.workers {
+		select {
+		case a.dispatch.wake <- struct{}{}:
+		default:
+			return
+		}
+	}
+}
+
+// stopDispatch stops the workers and waits for their attempts to end.
+func (a *App) stopDispatch() {
+	if a.dispatch == nil || a.dispatch.cancel == nil {
+		return
+	}
+	a.dispatch.cancel()
+	a.dispatch.done.Wait()
+}
+
+// configDisabled is the disabled reason of an endpoint the config disables.
+const configDisabled = "disabled in the config"
+
+// syncStaticEndpoints writes the config's endpoints to the store. What the
+// config says wins; a secret generated earlier, the health, and an
+// automatic disable are kept.
+func (a *App) syncStaticEndpoints(ctx context.Context) error {
+	st := a.Store()
+	now := time.Now()
+	for _, se := range a.Endpoints {
+		apply := func(ep *store.Endpoint) error {
+			ep.Name, ep.URL, ep.EventTypes, ep.Scheme, ep.Headers, ep.Static = se.Name, se.URL, se.Events, se.Scheme, se.Headers, true
+			if se.Secret != "" && (len(ep.Secrets) == 0 || ep.Secrets[0].Value != se.Secret) {
+				ep.Secrets = []store.EndpointSecret{{Value: se.Secret, CreatedAt: now}}
+			}
+			switch {
+			case se.Disabled:
+				ep.Status, ep.DisabledReason = store.EndpointDisabled, configDisabled
+			case ep.Status == store.EndpointDeleted || ep.DisabledReason == configDisabled:
+				ep.Status, ep.DisabledReason = store.EndpointActive, ""
+			}
+			ep.UpdatedAt = now
+			return nil
+		}
+		id := delivery.StaticEndpointID(se.Name)
+		_, err := st.UpdateEndpoint(ctx, id, apply)
+		if !errors.Is(err, store.ErrNotFound) {
+			if err != nil {
+				return err
+			}
+			continue
+		}
+		ep := store.Endpoint{ID: id, Status: store.EndpointActive, CreatedAt: now,
+			Secrets: []store.EndpointSecret{{Value: delivery.NewSigningSecret(), CreatedAt: now}}}
+		_ = apply(&ep)
+		if err := st.PutEndpoint(ctx, ep); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leaseMargin is added to the attempt timeout to make a worker's lease.
+const leaseMargin = 5 * time.Second
+
+// provision sets the endpoint's defaults and checks its URL and scheme.
+func (se *StaticEndpoint) provision(policy delivery.Policy) error {
+	if se.Scheme == "" {
+		se.Scheme = "standard"
+	}
+	return checkEndpoint(se.Name, se.URL, se.Scheme, se.Secret, policy)
+}
+
+// checkEndpoint checks an endpoint's URL against the SSRF policy, and that
+// its scheme can sign with its secret.
+func checkEndpoint(name, rawURL, scheme, secret string, policy delivery.Policy) error {
+	if name == "" {
+		return errors.New("endpoint needs a name")
+	}
+	if _, err := policy.CheckURL(rawURL); err != nil {
+		return fmt.Errorf("endpoint %s: %w", name, err)
+	}
+	s, ok := signature.Lookup(scheme)
+	if !ok || !slices.Contains(signingSchemes, scheme) {
+		return fmt.Errorf("endpoint %s: unknown signing scheme %q (want one of %v)", name, scheme, signingSchemes)
+	}
+	if secret != "" {
+		if _, err := s.ParseSecret(secret); err != nil {
+			return fmt.Errorf("endpoint %s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+// signingSchemes are the schemes an endpoint can sign with.
+var signingSchemes = []string{"standard", "svix", "stripe", "foil", "github", "gately", "slack", "shopify", "paddle", "enforgate"}
+
+// userAgent names Hookguard and its version on every attempt.
+func userAgent() string {
+	return "Hookguard/" + version()
+}

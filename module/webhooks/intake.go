@@ -1,0 +1,180 @@
+package webhooks
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+
+	"github.com/hookguard/hookguard/module/delivery"
+	"github.com/hookguard/hookguard/module/store"
+)
+
+func init() {
+	caddy.RegisterModule(Intake{})
+	httpcaddyfile.RegisterHandlerDirective("webhook_dispatch", parseIntake)
+	httpcaddyfile.RegisterDirectiveOrder("webhook_dispatch", httpcaddyfile.Before, "respond")
+}
+
+// maxIntakeBody bounds an intake request's body.
+const maxIntakeBody = 1 << 20
+
+// Intake is where the local app hands events to the dispatcher: a POST of
+// `{"type":"…","data":{…}}`, with an optional `Idempotency-Key` header. It
+// answers 202 with the event and its deliveries once they are stored and
+// synced to disk; the webhooks app's workers then deliver them.
+type Intake struct {
+	app *App
+}
+
+// CaddyModule returns the Caddy module information.
+func (Intake) CaddyModule() caddy.ModuleInfo {
+	return caddy.ModuleInfo{
+		ID:  "http.handlers.webhook_dispatch",
+		New: func() caddy.Module { return new(Intake) },
+	}
+}
+
+// Provision gets the webhooks app and turns its dispatcher on.
+func (in *Intake) Provision(ctx caddy.Context) error {
+	app, err := ctx.App("webhooks")
+	if err != nil {
+		return fmt.Errorf("getting webhooks app: %w", err)
+	}
+	in.app = app.(*App)
+	in.app.dispatching = true
+	return nil
+}
+
+// ServeHTTP accepts one event.
+func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.Handler) error {
+	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", http.MethodPost)
+		return writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "events are POSTed")
+	}
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxIntakeBody))
+	if err != nil {
+		var tooLarge *http.MaxBytesError
+		if errors.As(err, &tooLarge) {
+			return writeError(w, http.StatusBadRequest, "body_too_large", "the event is larger than 1 MiB")
+		}
+		return writeError(w, http.StatusBadRequest, "unreadable_body", "the body could not be read")
+	}
+	ev, deliveries, replayed, err := in.app.accept(r, body)
+	if err != nil {
+		var ie *delivery.IntakeError
+		if errors.As(err, &ie) {
+			return writeError(w, http.StatusBadRequest, ie.Code, ie.Message)
+		}
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
+	if replayed {
+		w.Header().Set("Idempotent-Replayed", "true")
+	}
+	return writeJSON(w, http.StatusAccepted, eventJSON(ev, deliveries))
+}
+
+// accept validates an intake body, fans it out to the subscribed endpoints
+// and stores it. A repeated Idempotency-Key returns the first event, with
+// replayed true.
+func (a *App) accept(r *http.Request, body []byte) (ev store.Event, ds []store.Delivery, replayed bool, err error) {
+	typ, data, subject, err := delivery.ParseIntake(body)
+	if err != nil {
+		return ev, nil, false, err
+	}
+	now := time.Now()
+	ev = store.Event{ID: delivery.NewEventID(), Type: typ, Created: now, Data: data,
+		IdempotencyKey: r.Header.Get("Idempotency-Key")}
+	if subject != nil {
+		ev.Subject, _ = json.Marshal(subject)
+	}
+	select {
+	case <-a.dispatch.ready:
+	case <-r.Context().Done():
+		return ev, nil, false, r.Context().Err()
+	}
+	st := a.Store()
+	endpoints, err := st.ListEndpoints(r.Context())
+	if err != nil {
+		return ev, nil, false, fmt.Errorf("listing endpoints: %w", err)
+	}
+	for _, ep := range endpoints {
+		if ep.Status != store.EndpointActive || len(ep.EventTypes) > 0 && !slices.Contains(ep.EventTypes, typ) {
+			continue
+		}
+		ds = append(ds, store.Delivery{ID: delivery.NewDeliveryID(), EventID: ev.ID, EndpointID: ep.ID,
+			Status: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
+	}
+	ev, ds, created, err := st.CreateEvent(r.Context(), ev, ds, a.dispatch.retention)
+	if err != nil {
+		return ev, nil, false, fmt.Errorf("storing event: %w", err)
+	}
+	if created {
+		a.wakeWorkers()
+	}
+	return ev, ds, !created, nil
+}
+
+// eventJSON is an event as the intake and the admin API show it.
+func eventJSON(ev store.Event, ds []store.Delivery) map[string]any {
+	deliveries := make([]map[string]any, 0, len(ds))
+	for _, d := range ds {
+		deliveries = append(deliveries, map[string]any{"id": d.ID, "endpoint_id": d.EndpointID, "status": d.Status})
+	}
+	out := map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "created": ev.Created.Unix(),
+		"deliveries": deliveries}
+	if len(ev.Subject) > 0 {
+		out["subject"] = ev.Subject
+	}
+	return out
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) error {
+	body, err := json.Marshal(v)
+	if err != nil {
+		return err
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.WriteHeader(status)
+	_, err = w.Write(append(body, '\n'))
+	return err
+}
+
+func writeError(w http.ResponseWriter, status int, code, message string) error {
+	return writeJSON(w, status, map[string]string{"error": code, "message": message})
+}
+
+func parseIntake(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error) {
+	in := new(Intake)
+	err := in.UnmarshalCaddyfile(h.Dispenser)
+	return in, err
+}
+
+// UnmarshalCaddyfile sets up the handler. Syntax:
+//
+//	webhook_dispatch
+func (in *Intake) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
+	d.Next() // consume directive name
+	if d.NextArg() {
+		return d.ArgErr()
+	}
+	if d.NextBlock(0) {
+		return d.Errf("unrecognized subdirective %q", d.Val())
+	}
+	return nil
+}
+
+// Interface guards
+var (
+	_ caddy.Provisioner           = (*Intake)(nil)
+	_ caddyhttp.MiddlewareHandler = (*Intake)(nil)
+	_ caddyfile.Unmarshaler       = (*Intake)(nil)
+)
