@@ -44,6 +44,8 @@ func TestValidateRefusesConfigErrors(t *testing.T) {
 		{"http without allow_http", "\t\tendpoint a http://example.com/hook\n", 4, "endpoint a"},
 		{"unknown signing scheme", "\t\tendpoint a https://example.com/hook {\n\t\t\tscheme discord\n\t\t}\n", 4, `unknown signing scheme "discord"`},
 		{"empty backoff", "\t\tdispatch {\n\t\t\tbackoff\n\t\t}\n", 5, "backoff"},
+		{"loopback endpoint without allow_networks", "\t\tendpoint a https://127.0.0.1/hook\n", 4, "blocked"},
+		{"metadata endpoint even when allowed", "\t\tdispatch {\n\t\t\tallow_networks 169.254.0.0/16\n\t\t}\n\t\tendpoint a https://169.254.169.254/latest\n", 7, "blocked"},
 		{"attempts below 1", "\t\tdispatch {\n\t\t\tattempts 0\n\t\t}\n", 5, "attempts"},
 		{"unknown dispatch setting", "\t\tdispatch {\n\t\t\tworkerz 4\n\t\t}\n", 5, `unrecognized subdirective "workerz"`},
 	}
