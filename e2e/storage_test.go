@@ -63,3 +63,17 @@ func TestSecondProcessOnSameStoreRefused(t *testing.T) {
 		t.Fatalf("first Caddy after the refused start: %d %s", a.Status, a.Body)
 	}
 }
+
+// `caddy validate` of the running config works beside the running Caddy,
+// which holds the store's directory lock.
+func TestValidateBesideRunningCaddy(t *testing.T) {
+	s := startSite(t)
+	cmd := exec.Command(caddyBin, "validate", "--config", repoFile("caddyfile", "providers.Caddyfile"))
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+t.TempDir())
+	for k, v := range s.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("validate beside a running Caddy: %v\n%s", err, out)
+	}
+}

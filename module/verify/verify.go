@@ -107,9 +107,16 @@ type Handler struct {
 
 	scheme  *signature.Scheme
 	secrets []activeSecret
-	dedupe  store.Dedupe
+	stores  storeSource
 	logger  *zap.Logger
 	metrics *metrics
+}
+
+// storeSource is the webhooks app, as the handler sees it: the store
+// opens when the app starts, after handlers are provisioned, so the
+// handler asks for it per request. Nil means it could not be opened.
+type storeSource interface {
+	Store() store.Store
 }
 
 // Secret is one signing secret.
@@ -177,11 +184,11 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return fmt.Errorf("getting webhooks app for its store: %w", err)
 		}
-		sa, ok := app.(interface{ Store() store.Store })
+		stores, ok := app.(storeSource)
 		if !ok {
 			return fmt.Errorf("webhooks app %T has no store", app)
 		}
-		h.dedupe = sa.Store()
+		h.stores = stores
 	}
 	return nil
 }
@@ -294,8 +301,13 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 // forwardOnce claims key, forwards the request if the claim is new, and
 // settles the claim by the upstream's answer.
 func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler, key string) error {
+	st := h.stores.Store()
+	if st == nil {
+		h.metrics.storeErrors.WithLabelValues("open").Inc()
+		return h.refuse(w, r, &refusal{http.StatusServiceUnavailable, "store_unavailable", "dedupe store unavailable", errors.New("store not open")})
+	}
 	token := newToken()
-	claim, owned, err := h.dedupe.Reserve(r.Context(), key, token, time.Duration(h.Lease))
+	claim, owned, err := st.Reserve(r.Context(), key, token, time.Duration(h.Lease))
 	if err != nil {
 		h.metrics.storeErrors.WithLabelValues("reserve").Inc()
 		return h.refuse(w, r, &refusal{http.StatusServiceUnavailable, "store_unavailable", "dedupe store unavailable", err})
@@ -309,13 +321,13 @@ func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddy
 	// whatever happens to the client, so settle it on a context that
 	// outlives the request's.
 	settle := context.WithoutCancel(r.Context())
-	stopRenew := h.renewLease(settle, key, token)
+	stopRenew := h.renewLease(settle, st, key, token)
 	rec := newRecorder(w, h.ReplayMax)
 	committed := false
 	defer func() {
 		stopRenew()
 		if !committed {
-			h.release(settle, key, token)
+			h.release(settle, st, key, token)
 		}
 	}()
 
@@ -326,7 +338,7 @@ func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddy
 	}
 	ctx, cancel := context.WithTimeout(settle, 10*time.Second)
 	defer cancel()
-	err = h.dedupe.Commit(ctx, key, token, resp, time.Duration(h.Dedupe))
+	err = st.Commit(ctx, key, token, resp, time.Duration(h.Dedupe))
 	if err != nil {
 		// The upstream accepted the event; the sender got its answer.
 		// The worst case is one more forward of a retry.
@@ -365,7 +377,7 @@ func (h *Handler) answerDuplicate(w http.ResponseWriter, r *http.Request, claim 
 
 // renewLease keeps the claim alive while the upstream is answering, so a
 // slow upstream never lets a duplicate through. The returned func stops it.
-func (h *Handler) renewLease(ctx context.Context, key, token string) (stop func()) {
+func (h *Handler) renewLease(ctx context.Context, st store.Dedupe, key, token string) (stop func()) {
 	lease := time.Duration(h.Lease)
 	done := make(chan struct{})
 	finished := make(chan struct{})
@@ -378,7 +390,7 @@ func (h *Handler) renewLease(ctx context.Context, key, token string) (stop func(
 			case <-done:
 				return
 			case <-t.C:
-				if err := h.dedupe.Extend(ctx, key, token, lease); err != nil {
+				if err := st.Extend(ctx, key, token, lease); err != nil {
 					h.metrics.storeErrors.WithLabelValues("extend").Inc()
 					h.logger.Warn("renewing webhook lease", zap.String("scheme", h.Scheme), zap.Error(err))
 					if errors.Is(err, store.ErrNotOwner) {
@@ -392,10 +404,10 @@ func (h *Handler) renewLease(ctx context.Context, key, token string) (stop func(
 }
 
 // release gives the claim back so that the sender's retry gets through.
-func (h *Handler) release(ctx context.Context, key, token string) {
+func (h *Handler) release(ctx context.Context, st store.Dedupe, key, token string) {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	defer cancel()
-	err := h.dedupe.Release(ctx, key, token)
+	err := st.Release(ctx, key, token)
 	switch {
 	case err == nil:
 		h.metrics.dedupe.WithLabelValues(h.Scheme, "released").Inc()

@@ -34,7 +34,7 @@ func newHandler(t *testing.T, configure func(*Handler)) (*Handler, *store.Badger
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { db.Close() })
-	h := &Handler{Secrets: []Secret{{Value: testSecret}}, logger: zap.NewNop(), metrics: collectors, dedupe: db}
+	h := &Handler{Secrets: []Secret{{Value: testSecret}}, logger: zap.NewNop(), metrics: collectors, stores: openStore{db}}
 	if configure != nil {
 		configure(h)
 	}
@@ -46,6 +46,11 @@ func newHandler(t *testing.T, configure func(*Handler)) (*Handler, *store.Badger
 	}
 	return h, db
 }
+
+// openStore is a store source with the store already open.
+type openStore struct{ db *store.Badger }
+
+func (o openStore) Store() store.Store { return o.db }
 
 // signed returns a Standard Webhooks request for body with event id.
 func signed(t *testing.T, id string, body []byte) *http.Request {

@@ -42,14 +42,15 @@ type App struct {
 	logger   *zap.Logger
 	dispatch *dispatchRuntime
 	// dispatching is set when the config uses outbound delivery: static
-	// endpoints, or a webhook_dispatch handler.
+	// endpoints, a webhook_dispatch handler, or the admin API.
 	dispatching bool
 }
 
 // Storage is implemented by the modules in the `webhooks.storage`
-// namespace. Store is valid between Provision and Cleanup.
+// namespace. Open returns the open store, opening it on the first call;
+// the module's Cleanup releases it.
 type Storage interface {
-	Store() store.Store
+	Open() (store.Store, error)
 }
 
 // CaddyModule returns the Caddy module information.
@@ -90,7 +91,6 @@ func (a *App) Provision(ctx caddy.Context) error {
 	}
 	a.dispatch = &dispatchRuntime{
 		dispatcher: &delivery.Dispatcher{
-			Store:        a.storage.Store(),
 			Client:       policy.Client(time.Duration(a.Dispatch.Timeout)),
 			Schedule:     schedule,
 			Lease:        time.Duration(a.Dispatch.Timeout) + leaseMargin,
@@ -108,23 +108,37 @@ func (a *App) Provision(ctx caddy.Context) error {
 	return nil
 }
 
-// Start starts the delivery workers, if the config delivers anything.
+// Start opens the store, so that a directory in use is a start-up error,
+// and starts the delivery workers if the config delivers anything.
 func (a *App) Start() error {
+	st, err := a.storage.Open()
+	if err != nil {
+		return fmt.Errorf("opening webhook store: %w", err)
+	}
 	if !a.dispatching {
 		return nil
 	}
+	a.dispatch.dispatcher.Store = st
 	return a.startDispatch()
 }
 
 // Stop stops the delivery workers. A delivery cut short is attempted again
 // by the next config's workers once its lease lapses.
 func (a *App) Stop() error {
+	runningApp.CompareAndSwap(a, nil)
 	a.stopDispatch()
 	return nil
 }
 
-// Store returns the app's open store.
-func (a *App) Store() store.Store { return a.storage.Store() }
+// Store returns the app's store, opening it if the app has not started
+// yet; nil if it cannot be opened (Start reports why).
+func (a *App) Store() store.Store {
+	st, err := a.storage.Open()
+	if err != nil {
+		return nil
+	}
+	return st
+}
 
 // Interface guards
 var (

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -22,13 +23,25 @@ var badgers = caddy.NewUsagePool()
 
 // BadgerStorage is the embedded Badger store, the default backend: no
 // setup, one directory on disk. Writes are fsync'd before they return.
+//
+// The database is opened when the app starts (or on first use), not when
+// the config is provisioned, so `caddy validate` works next to a running
+// Caddy that holds the directory's lock.
 type BadgerStorage struct {
 	// Dir is the database directory. Default: Caddy's data directory +
 	// `/webhooks` (for example `~/.local/share/caddy/webhooks`).
 	Dir string `json:"dir,omitempty"`
 
-	path string // absolute key into badgers, set only once acquired
-	db   *store.Badger
+	path   string // absolute key into badgers
+	logger *zap.Logger
+	open   *openBadger // set by Provision
+}
+
+// openBadger is this config's hold on the database.
+type openBadger struct {
+	mu       sync.Mutex
+	db       *store.Badger // set once this config holds a reference in badgers
+	released bool          // Cleanup ran: this config may not open again
 }
 
 // CaddyModule returns the Caddy module information.
@@ -39,8 +52,7 @@ func (BadgerStorage) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens the database, or takes another reference to the one
-// this process already has open.
+// Provision resolves the directory.
 func (b *BadgerStorage) Provision(ctx caddy.Context) error {
 	dir := b.Dir
 	if dir == "" {
@@ -50,44 +62,63 @@ func (b *BadgerStorage) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("resolving badger directory %q: %w", dir, err)
 	}
-	logger := ctx.Logger()
-	val, loaded, err := badgers.LoadOrNew(abs, func() (caddy.Destructor, error) {
-		if err := os.MkdirAll(abs, 0o700); err != nil {
+	b.path, b.logger, b.open = abs, ctx.Logger(), new(openBadger)
+	return nil
+}
+
+// Open returns the open database, opening it or taking another reference
+// to the one this process already has open.
+func (b *BadgerStorage) Open() (store.Store, error) {
+	o := b.open
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	if o.db != nil {
+		return o.db, nil
+	}
+	if o.released {
+		return nil, fmt.Errorf("webhook store at %s: config unloaded", b.path)
+	}
+	logger := b.logger
+	val, loaded, err := badgers.LoadOrNew(b.path, func() (caddy.Destructor, error) {
+		if err := os.MkdirAll(b.path, 0o700); err != nil {
 			return nil, err
 		}
-		db, err := store.OpenBadger(abs, store.BadgerOptions{Logger: logger})
+		db, err := store.OpenBadger(b.path, store.BadgerOptions{Logger: logger})
 		if err != nil {
 			return nil, err
 		}
-		logger.Info("opened webhook store", zap.String("dir", abs))
+		logger.Info("opened webhook store", zap.String("dir", b.path))
 		return badgerHandle{db}, nil
 	})
 	if err != nil {
 		if loaded {
 			// LoadOrNew counted a reference to an entry whose
 			// constructor failed in another goroutine; give it back.
-			_, _ = badgers.Delete(abs)
+			_, _ = badgers.Delete(b.path)
 		}
-		return fmt.Errorf("opening badger store at %s: %w", abs, err)
+		return nil, fmt.Errorf("opening badger store at %s: %w", b.path, err)
 	}
-	b.path = abs
-	b.db = val.(badgerHandle).Badger
-	return nil
+	o.db = val.(badgerHandle).Badger
+	return o.db, nil
 }
 
-// Cleanup releases this config's reference; the database closes when the
-// last config that uses it is unloaded.
+// Cleanup releases this config's reference, if it took one; the database
+// closes when the last config that uses it is unloaded.
 func (b *BadgerStorage) Cleanup() error {
-	if b.path == "" {
+	if b.open == nil {
+		return nil
+	}
+	o := b.open
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	o.released = true
+	if o.db == nil {
 		return nil
 	}
 	_, err := badgers.Delete(b.path)
-	b.path, b.db = "", nil
+	o.db = nil
 	return err
 }
-
-// Store returns the open store.
-func (b *BadgerStorage) Store() store.Store { return b.db }
 
 // badgerHandle lets the pool close the database when its last reference
 // goes.

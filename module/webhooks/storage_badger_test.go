@@ -13,12 +13,18 @@ import (
 	"github.com/hookguard/hookguard/module/store"
 )
 
-func provisioned(t *testing.T, dir string) (*BadgerStorage, error) {
+// opened provisions a storage module for dir and opens its store, as a
+// config's Provision and the app's Start do.
+func opened(t *testing.T, dir string) (*BadgerStorage, store.Store, error) {
 	t.Helper()
 	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
 	t.Cleanup(cancel)
 	s := &BadgerStorage{Dir: dir}
-	return s, s.Provision(ctx)
+	if err := s.Provision(ctx); err != nil {
+		return s, nil, err
+	}
+	st, err := s.Open()
+	return s, st, err
 }
 
 func reserve(s store.Store, key string) error {
@@ -31,7 +37,7 @@ func reserve(s store.Store, key string) error {
 // last of them lets go.
 func TestBadgerSharedAcrossConfigs(t *testing.T) {
 	dir := t.TempDir()
-	old, err := provisioned(t, dir)
+	old, oldStore, err := opened(t, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,24 +47,23 @@ func TestBadgerSharedAcrossConfigs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next, err := provisioned(t, rel)
+	next, nextStore, err := opened(t, rel)
 	if err != nil {
 		t.Fatalf("second config could not open the same directory: %v", err)
 	}
-	if old.Store() != next.Store() {
+	if oldStore != nextStore {
 		t.Fatal("two configs opened two databases on one directory")
 	}
 	if err := old.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if err := reserve(next.Store(), "k"); err != nil {
+	if err := reserve(nextStore, "k"); err != nil {
 		t.Fatalf("store closed under the running config: %v", err)
 	}
-	db := next.Store()
 	if err := next.Cleanup(); err != nil {
 		t.Fatal(err)
 	}
-	if err := reserve(db, "k2"); !errors.Is(err, store.ErrClosed) {
+	if err := reserve(nextStore, "k2"); !errors.Is(err, store.ErrClosed) {
 		t.Fatalf("store still open after the last config let go: %v", err)
 	}
 	if refs, ok := badgers.References(mustAbs(t, dir)); ok {
@@ -69,7 +74,7 @@ func TestBadgerSharedAcrossConfigs(t *testing.T) {
 // A config that fails to provision must not release the running config's
 // database, and cleaning it up must be harmless.
 func TestFailedProvisionReleasesNothing(t *testing.T) {
-	running, err := provisioned(t, t.TempDir())
+	running, runningStore, err := opened(t, t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -78,7 +83,7 @@ func TestFailedProvisionReleasesNothing(t *testing.T) {
 	if err := os.WriteFile(notADir, []byte("x"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	failed, err := provisioned(t, notADir)
+	failed, _, err := opened(t, notADir)
 	if err == nil {
 		t.Fatal("opened a store in a regular file")
 	}
@@ -88,7 +93,7 @@ func TestFailedProvisionReleasesNothing(t *testing.T) {
 	if _, ok := badgers.References(mustAbs(t, notADir)); ok {
 		t.Fatal("failed open left a pool entry")
 	}
-	if err := reserve(running.Store(), "k"); err != nil {
+	if err := reserve(runningStore, "k"); err != nil {
 		t.Fatalf("running config's store was disturbed: %v", err)
 	}
 }
@@ -100,4 +105,30 @@ func mustAbs(t *testing.T, p string) string {
 		t.Fatal(err)
 	}
 	return abs
+}
+
+// Provisioning alone, as `caddy validate` does, never opens the database,
+// so it works beside a running Caddy that holds the directory.
+func TestProvisionDoesNotOpen(t *testing.T) {
+	dir := t.TempDir()
+	running, _, err := opened(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer running.Cleanup()
+	ctx, cancel := caddy.NewContext(caddy.Context{Context: context.Background()})
+	defer cancel()
+	validating := &BadgerStorage{Dir: dir}
+	if err := validating.Provision(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := badgers.References(mustAbs(t, dir)); refs != 1 {
+		t.Fatalf("provisioning took a reference (%d)", refs)
+	}
+	if err := validating.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if refs, _ := badgers.References(mustAbs(t, dir)); refs != 1 {
+		t.Fatalf("cleaning up an unopened storage released someone else's reference (%d)", refs)
+	}
 }
