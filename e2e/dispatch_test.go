@@ -219,6 +219,21 @@ func TestDispatchEndToEnd(t *testing.T) {
 		}
 	})
 
+	t.Run("metrics", func(t *testing.T) {
+		m := ds.caddy.metrics()
+		for _, want := range []string{
+			`hookguard_dispatch_attempts_total{endpoint="orders",outcome="succeeded"}`,
+			`hookguard_dispatch_attempts_total{endpoint="orders",outcome="retry"} 2`,
+			`hookguard_dispatch_attempt_duration_seconds_bucket{endpoint="audit",le=`,
+			`hookguard_dispatch_queue_depth{state="due"}`,
+			`hookguard_dispatch_endpoint_consecutive_failures{endpoint="orders"}`,
+		} {
+			if !strings.Contains(m, want) {
+				t.Errorf("metrics lack %s", want)
+			}
+		}
+	})
+
 	t.Run("idempotency key", func(t *testing.T) {
 		h := http.Header{"Idempotency-Key": {"order-o_3-created"}}
 		a1, id1 := ds.intake(t, `{"type":"order.created","data":{"order":"o_3"}}`, h)

@@ -147,6 +147,11 @@ func (a *App) startDispatch() error {
 			a.work(ctx)
 		}()
 	}
+	rt.done.Add(1)
+	go func() {
+		defer rt.done.Done()
+		a.watchGauges(ctx)
+	}()
 	return nil
 }
 

@@ -1,6 +1,7 @@
 package webhooks
 
 import (
+	"context"
 	"errors"
 	"runtime/debug"
 	"time"
@@ -8,6 +9,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookguard/hookguard/module/delivery"
+	"github.com/hookguard/hookguard/module/store"
 )
 
 // Outbound collectors, created once per process and registered on each
@@ -20,6 +22,18 @@ var (
 		Name:      "attempts_total",
 		Help:      "Outbound delivery attempts by endpoint and outcome: succeeded, retry, failed, disable_endpoint.",
 	}, []string{"endpoint", "outcome"})
+	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "hookguard",
+		Subsystem: "dispatch",
+		Name:      "queue_depth",
+		Help:      "Deliveries waiting: due now, or scheduled for a later attempt.",
+	}, []string{"state"})
+	consecutiveFailures = prometheus.NewGaugeVec(prometheus.GaugeOpts{
+		Namespace: "hookguard",
+		Subsystem: "dispatch",
+		Name:      "endpoint_consecutive_failures",
+		Help:      "Failed attempts in a row, per endpoint.",
+	}, []string{"endpoint"})
 	attemptDuration = prometheus.NewHistogramVec(prometheus.HistogramOpts{
 		Namespace: "hookguard",
 		Subsystem: "dispatch",
@@ -35,7 +49,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{attemptsTotal, attemptDuration} {
+	for _, c := range []prometheus.Collector{attemptsTotal, attemptDuration, queueDepth, consecutiveFailures} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -50,6 +64,39 @@ func registerMetrics(reg prometheus.Registerer) error {
 func observeAttempt(endpoint string, o delivery.Outcome, d time.Duration) {
 	attemptsTotal.WithLabelValues(endpoint, o.String()).Inc()
 	attemptDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// gaugeInterval is how often the queue and endpoint gauges are refreshed.
+const gaugeInterval = 5 * time.Second
+
+// watchGauges refreshes the queue depth and per-endpoint failure gauges
+// until ctx ends.
+func (a *App) watchGauges(ctx context.Context) {
+	t := time.NewTicker(gaugeInterval)
+	defer t.Stop()
+	for {
+		st := a.Store()
+		if st != nil {
+			if due, scheduled, err := st.QueueDepth(ctx, time.Now()); err == nil {
+				queueDepth.WithLabelValues("due").Set(float64(due))
+				queueDepth.WithLabelValues("scheduled").Set(float64(scheduled))
+			}
+			if eps, err := st.ListEndpoints(ctx); err == nil {
+				for _, ep := range eps {
+					if ep.Status == store.EndpointDeleted {
+						consecutiveFailures.DeleteLabelValues(ep.Name)
+						continue
+					}
+					consecutiveFailures.WithLabelValues(ep.Name).Set(float64(ep.Health.ConsecutiveFailures))
+				}
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }
 
 // version is Hookguard's module version in this build, or "dev".
