@@ -119,7 +119,11 @@ func (a *App) Start() error {
 		return nil
 	}
 	a.dispatch.dispatcher.Store = st
-	return a.startDispatch()
+	if err := a.startDispatch(); err != nil {
+		return err
+	}
+	runningApp.Store(a)
+	return nil
 }
 
 // Stop stops the delivery workers. A delivery cut short is attempted again
