@@ -209,6 +209,16 @@ func TestDispatchEndToEnd(t *testing.T) {
 		_, id := ds.intake(t, `{"type":"order.paid","data":{"order":"o_2"}}`, nil)
 		waitFor(t, func() bool { return len(ds.sink.deliveries("/orders", id)) == 3 })
 		got := ds.sink.deliveries("/orders", id)
+		// The event log has the three attempts and the success.
+		var orders map[string]any
+		waitFor(t, func() bool {
+			for _, d := range webhookDeliveries(ds.adminJSON(t, "GET", "/webhooks/events/"+id, "", 200)) {
+				if d["status"] == "succeeded" && d["attempts"] == float64(3) && d["response_status"] == float64(200) {
+					orders = d
+				}
+			}
+			return orders != nil
+		})
 		for i, d := range got {
 			if !d.Verified {
 				t.Fatalf("attempt %d not verifiable", i+1)

@@ -9,7 +9,7 @@ import (
 )
 
 // outboundSchemes are the schemes an endpoint can sign with.
-var outboundSchemes = []string{"standard", "svix", "stripe", "foil", "github", "gately", "slack", "shopify", "paddle", "enforgate"}
+var outboundSchemes = []string{"standard", "svix", "stripe", "foil", "github", "gately", "slack", "shopify", "paddle", "enforgate", "hmac"}
 
 // What the dispatcher signs, webhook_verify accepts: one Caddy delivers an
 // event to an endpoint per scheme, each of them a webhook_verify route of
@@ -24,7 +24,14 @@ func TestDispatchVerifyRoundTrip(t *testing.T) {
 			secret = newSecret(t)
 		}
 		fmt.Fprintf(&global, "\t\tendpoint %s http://%s/rt/%s {\n\t\t\tscheme %s\n\t\t\tsecret %s\n\t\t}\n", scheme, listen, scheme, scheme, secret)
-		fmt.Fprintf(&routes, "\thandle /rt/%s {\n\t\twebhook_verify %s {\n\t\t\tsecret %s\n\t\t}\n\t\treverse_proxy %s\n\t}\n", scheme, scheme, secret, up.addr)
+		verify := "secret " + secret
+		if scheme == "hmac" {
+			// The generic scheme, set up as the README says for
+			// Hookguard's outbound hmac.
+			verify += "\n\t\t\tsignature_header X-Webhook-Signature\n\t\t\ttimestamp_header X-Webhook-Timestamp" +
+				"\n\t\t\tid_header X-Webhook-Id\n\t\t\tsigned_payload \"{id}.{timestamp}.{body}\"\n\t\t\tprefix sha256="
+		}
+		fmt.Fprintf(&routes, "\thandle /rt/%s {\n\t\twebhook_verify %s {\n\t\t\t%s\n\t\t}\n\t\treverse_proxy %s\n\t}\n", scheme, scheme, verify, up.addr)
 	}
 	cfg := fmt.Sprintf("{\n\twebhooks {\n\t\tstorage badger %s\n\t\tdispatch {\n\t\t\tallow_networks 127.0.0.0/8\n\t\t\tallow_http\n\t\t}\n%s\t}\n}\nhttp://%s {\n\thandle /events {\n\t\twebhook_dispatch\n\t}\n%s}\n",
 		filepath.Join(t.TempDir(), "badger"), global.String(), listen, routes.String())

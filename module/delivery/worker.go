@@ -45,6 +45,9 @@ type Dispatcher struct {
 	// Observe, if set, is told of every attempt: the endpoint's name, the
 	// outcome, and how long the attempt took.
 	Observe func(endpoint string, o Outcome, d time.Duration)
+	// Settled, if set, is told of every delivery that reaches a final
+	// status (succeeded, failed or skipped), with its endpoint's name.
+	Settled func(endpoint, status string)
 	// Now is the clock; default time.Now.
 	Now func() time.Time
 	// Rand returns a number in [0, 1) for jitter; default math/rand.
@@ -70,15 +73,17 @@ func (d *Dispatcher) RunOnce(ctx context.Context, batch int) (int, error) {
 // attempt makes one attempt of dl, held under token, and records it.
 func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token string) error {
 	ep, err := d.Store.GetEndpoint(ctx, dl.EndpointID)
-	if errors.Is(err, store.ErrNotFound) || err == nil && ep.Status != store.EndpointActive {
-		return d.settle(ctx, dl, token, store.DeliverySkipped, time.Time{})
-	}
-	if err != nil {
+	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
+	}
+	// An endpoint gone, disabled, or enabled again after this delivery
+	// waited through its disable: the delivery is skipped, not replayed.
+	if err != nil || ep.Status != store.EndpointActive || dl.CreatedAt.Before(ep.EnabledAt) {
+		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}
 	ev, _, err := d.Store.GetEvent(ctx, dl.EventID)
 	if errors.Is(err, store.ErrNotFound) {
-		return d.settle(ctx, dl, token, store.DeliverySkipped, time.Time{})
+		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}
 	if err != nil {
 		return err
@@ -113,11 +118,11 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 	}
 	switch outcome {
 	case Succeeded:
-		return d.settle(ctx, dl, token, store.DeliverySucceeded, time.Time{})
+		return d.settle(ctx, ep.Name, dl, token, store.DeliverySucceeded, time.Time{})
 	case Retry:
-		return d.settle(ctx, dl, token, store.DeliveryPending, start.Add(elapsed+wait))
+		return d.settle(ctx, ep.Name, dl, token, store.DeliveryPending, start.Add(elapsed+wait))
 	default: // Failed, DisableEndpoint
-		return d.settle(ctx, dl, token, store.DeliveryFailed, time.Time{})
+		return d.settle(ctx, ep.Name, dl, token, store.DeliveryFailed, time.Time{})
 	}
 }
 
@@ -163,7 +168,7 @@ func (d *Dispatcher) send(ctx context.Context, ep store.Endpoint, ev store.Event
 // now contributes a signature, so a rotation's old and new secrets both
 // verify during the overlap.
 func SignHeaders(ep store.Endpoint, id string, envelope []byte, now time.Time) (http.Header, error) {
-	scheme, ok := signature.Lookup(ep.Scheme)
+	scheme, ok := SigningScheme(ep.Scheme)
 	if !ok {
 		return nil, fmt.Errorf("unknown signing scheme %q", ep.Scheme)
 	}
@@ -181,13 +186,20 @@ func SignHeaders(ep store.Endpoint, id string, envelope []byte, now time.Time) (
 	return scheme.Sign(signature.Message{ID: id, Timestamp: now, Body: envelope, Method: http.MethodPost, URL: ep.URL}, secrets)
 }
 
-// settle records the delivery's new status, releasing the lease.
-func (d *Dispatcher) settle(ctx context.Context, dl store.Delivery, token, status string, next time.Time) error {
+// settle records the delivery's new status, releasing the lease, and
+// tells Settled of a final one.
+func (d *Dispatcher) settle(ctx context.Context, endpoint string, dl store.Delivery, token, status string, next time.Time) error {
 	dl.Status = status
 	dl.NextAttemptAt = next
 	dl.LeaseToken, dl.LeaseUntil = "", time.Time{}
 	dl.UpdatedAt = d.now()
-	return d.Store.UpdateDelivery(ctx, dl, token)
+	if err := d.Store.UpdateDelivery(ctx, dl, token); err != nil {
+		return err
+	}
+	if d.Settled != nil && status != store.DeliveryPending {
+		d.Settled(endpoint, status)
+	}
+	return nil
 }
 
 // recordHealth updates the endpoint's health after an attempt, and

@@ -225,3 +225,29 @@ func TestSignHeadersDuringRotation(t *testing.T) {
 		t.Fatalf("the overlapping secret does not verify: %v", err)
 	}
 }
+
+// Deliveries that waited through an endpoint's disable are skipped, not
+// replayed, when it is enabled again; later ones are delivered.
+func TestDispatcherSkipsWhatWaitedThroughADisable(t *testing.T) {
+	g := newRig(t)
+	var settled []string
+	g.d.Settled = func(endpoint, status string) { settled = append(settled, endpoint+" "+status) }
+	waited := g.enqueue().ID
+	g.clock = g.clock.Add(time.Second)
+	if _, err := g.db.UpdateEndpoint(context.Background(), g.ep.ID, func(ep *store.Endpoint) error {
+		ep.EnabledAt = g.clock // disabled, then enabled again now
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	fresh := g.enqueue().ID
+	if dl, _ := g.run(waited); dl.Status != store.DeliverySkipped {
+		t.Fatalf("the delivery that waited: %s", dl.Status)
+	}
+	if dl, _ := g.run(fresh); dl.Status != store.DeliverySucceeded || g.hits.Load() != 1 {
+		t.Fatalf("the later delivery: %s after %d hits", dl.Status, g.hits.Load())
+	}
+	if len(settled) != 2 || settled[0] != "sink skipped" || settled[1] != "sink succeeded" {
+		t.Fatalf("settled %v", settled)
+	}
+}

@@ -42,6 +42,10 @@ type Endpoint struct {
 	// Status is EndpointActive, EndpointDisabled or EndpointDeleted.
 	Status         string `json:"status"`
 	DisabledReason string `json:"disabled_reason,omitempty"`
+	// EnabledAt is when a disabled endpoint was last enabled again.
+	// Deliveries created before it waited through the disable: they are
+	// skipped, never replayed.
+	EnabledAt time.Time `json:"enabled_at,omitzero"`
 	// Static is true for an endpoint declared in the Caddyfile.
 	Static    bool      `json:"static,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

@@ -17,7 +17,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hookguard/hookguard/module/delivery"
-	"github.com/hookguard/hookguard/module/signature"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -287,9 +286,9 @@ func (h adminHandler) createEndpoint() error {
 	if in.Scheme == "" {
 		in.Scheme = "standard"
 	}
-	if _, ok := signature.Lookup(in.Scheme); !ok || !slices.Contains(signingSchemes, in.Scheme) {
+	if _, ok := delivery.SigningScheme(in.Scheme); !ok {
 		return errorf(http.StatusBadRequest, "invalid_scheme", "unknown signing scheme %q (want one of %s)",
-			in.Scheme, strings.Join(signingSchemes, ", "))
+			in.Scheme, strings.Join(delivery.SigningSchemes, ", "))
 	}
 	if err := h.checkURL(in.URL); err != nil {
 		return err
@@ -409,7 +408,7 @@ func (h adminHandler) patchEndpoint(id string) error {
 			} else {
 				// A fresh start: an endpoint disabled for failing would
 				// otherwise be disabled again by its next failure.
-				ep.DisabledReason = ""
+				ep.DisabledReason, ep.EnabledAt = "", now
 				ep.Health.ConsecutiveFailures, ep.Health.FailingSince = 0, time.Time{}
 			}
 		}

@@ -98,6 +98,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 			UserAgent:    userAgent(),
 			Logger:       a.logger,
 			Observe:      observeAttempt,
+			Settled:      observeSettled,
 		},
 		policy:    policy,
 		retention: time.Duration(a.Dispatch.Retention),

@@ -5,7 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/netip"
-	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -13,7 +13,6 @@ import (
 	"go.uber.org/zap"
 
 	"github.com/hookguard/hookguard/module/delivery"
-	"github.com/hookguard/hookguard/module/signature"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -217,7 +216,7 @@ func (a *App) syncStaticEndpoints(ctx context.Context) error {
 			case se.Disabled:
 				ep.Status, ep.DisabledReason = store.EndpointDisabled, configDisabled
 			case ep.Status == store.EndpointDeleted || ep.DisabledReason == configDisabled:
-				ep.Status, ep.DisabledReason = store.EndpointActive, ""
+				ep.Status, ep.DisabledReason, ep.EnabledAt = store.EndpointActive, "", now
 			}
 			ep.UpdatedAt = now
 			return nil
@@ -260,9 +259,9 @@ func checkEndpoint(name, rawURL, scheme, secret string, policy delivery.Policy) 
 	if _, err := policy.CheckURL(rawURL); err != nil {
 		return fmt.Errorf("endpoint %s: %w", name, err)
 	}
-	s, ok := signature.Lookup(scheme)
-	if !ok || !slices.Contains(signingSchemes, scheme) {
-		return fmt.Errorf("endpoint %s: unknown signing scheme %q (want one of %v)", name, scheme, signingSchemes)
+	s, ok := delivery.SigningScheme(scheme)
+	if !ok {
+		return fmt.Errorf("endpoint %s: unknown signing scheme %q (want one of %s)", name, scheme, strings.Join(delivery.SigningSchemes, ", "))
 	}
 	if secret != "" {
 		if _, err := s.ParseSecret(secret); err != nil {
@@ -271,9 +270,6 @@ func checkEndpoint(name, rawURL, scheme, secret string, policy delivery.Policy) 
 	}
 	return nil
 }
-
-// signingSchemes are the schemes an endpoint can sign with.
-var signingSchemes = []string{"standard", "svix", "stripe", "foil", "github", "gately", "slack", "shopify", "paddle", "enforgate"}
 
 // userAgent names Hookguard and its version on every attempt.
 func userAgent() string {

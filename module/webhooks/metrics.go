@@ -22,6 +22,12 @@ var (
 		Name:      "attempts_total",
 		Help:      "Outbound delivery attempts by endpoint and outcome: succeeded, retry, failed, disable_endpoint.",
 	}, []string{"endpoint", "outcome"})
+	deliveriesTotal = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Namespace: "hookguard",
+		Subsystem: "dispatch",
+		Name:      "deliveries_total",
+		Help:      "Outbound deliveries that reached a final status, by endpoint and status: succeeded, failed, skipped.",
+	}, []string{"endpoint", "status"})
 	queueDepth = prometheus.NewGaugeVec(prometheus.GaugeOpts{
 		Namespace: "hookguard",
 		Subsystem: "dispatch",
@@ -49,7 +55,7 @@ func registerMetrics(reg prometheus.Registerer) error {
 	if reg == nil {
 		return nil
 	}
-	for _, c := range []prometheus.Collector{attemptsTotal, attemptDuration, queueDepth, consecutiveFailures} {
+	for _, c := range []prometheus.Collector{attemptsTotal, attemptDuration, deliveriesTotal, queueDepth, consecutiveFailures} {
 		if err := reg.Register(c); err != nil {
 			var are prometheus.AlreadyRegisteredError
 			if !errors.As(err, &are) {
@@ -64,6 +70,11 @@ func registerMetrics(reg prometheus.Registerer) error {
 func observeAttempt(endpoint string, o delivery.Outcome, d time.Duration) {
 	attemptsTotal.WithLabelValues(endpoint, o.String()).Inc()
 	attemptDuration.WithLabelValues(endpoint).Observe(d.Seconds())
+}
+
+// observeSettled counts a delivery that reached a final status.
+func observeSettled(endpoint, status string) {
+	deliveriesTotal.WithLabelValues(endpoint, status).Inc()
 }
 
 // gaugeInterval is how often the queue and endpoint gauges are refreshed.
