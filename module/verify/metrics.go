@@ -1,9 +1,9 @@
 package verify
 
 import (
-	"errors"
-
 	"github.com/prometheus/client_golang/prometheus"
+
+	hgmetrics "github.com/hookguard/hookguard/module/metrics"
 )
 
 // metrics are the handler's collectors. They are created once per process
@@ -45,19 +45,9 @@ var collectors = &metrics{
 	}, []string{"op"}),
 }
 
-// registerMetrics registers the collectors on reg, tolerating a registry
-// that has them already (several handlers in one config).
+// registerMetrics registers the collectors on reg (several handlers in
+// one config share them).
 func registerMetrics(reg prometheus.Registerer) (*metrics, error) {
-	if reg == nil {
-		return collectors, nil
-	}
-	for _, c := range []prometheus.Collector{collectors.requests, collectors.duration, collectors.dedupe, collectors.storeErrors} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return nil, err
-			}
-		}
-	}
-	return collectors, nil
+	err := hgmetrics.Register(reg, collectors.requests, collectors.duration, collectors.dedupe, collectors.storeErrors)
+	return collectors, err
 }

@@ -2,13 +2,13 @@ package webhooks
 
 import (
 	"context"
-	"errors"
 	"runtime/debug"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
 	"github.com/hookguard/hookguard/module/delivery"
+	hgmetrics "github.com/hookguard/hookguard/module/metrics"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -49,21 +49,9 @@ var (
 	}, []string{"endpoint"})
 )
 
-// registerMetrics registers the collectors on reg, tolerating a registry
-// that has them already.
+// registerMetrics registers the outbound collectors on reg.
 func registerMetrics(reg prometheus.Registerer) error {
-	if reg == nil {
-		return nil
-	}
-	for _, c := range []prometheus.Collector{attemptsTotal, attemptDuration, deliveriesTotal, queueDepth, consecutiveFailures} {
-		if err := reg.Register(c); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if !errors.As(err, &are) {
-				return err
-			}
-		}
-	}
-	return nil
+	return hgmetrics.Register(reg, attemptsTotal, attemptDuration, deliveriesTotal, queueDepth, consecutiveFailures)
 }
 
 // observeAttempt records one attempt.

@@ -1,0 +1,27 @@
+// Package metrics holds what Hookguard's modules share about Prometheus.
+package metrics
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Register registers collectors on reg, tolerating a registry that has
+// them already: several handlers of one config register the same
+// process-wide collectors, and each config has a registry of its own, so
+// counts carry across reloads. A nil reg registers nothing.
+func Register(reg prometheus.Registerer, collectors ...prometheus.Collector) error {
+	if reg == nil {
+		return nil
+	}
+	for _, c := range collectors {
+		if err := reg.Register(c); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if !errors.As(err, &are) {
+				return err
+			}
+		}
+	}
+	return nil
+}
