@@ -514,26 +514,12 @@ func (a *App) staticEndpoint(id string) *StaticEndpoint {
 
 // createEvent is the webhook_dispatch intake on the admin endpoint.
 func (h adminHandler) createEvent() error {
-	body, err := io.ReadAll(http.MaxBytesReader(h.w, h.r.Body, maxIntakeBody))
-	if err != nil {
-		var tooLarge *http.MaxBytesError
-		if errors.As(err, &tooLarge) {
-			return errorf(http.StatusBadRequest, "body_too_large", "the event is larger than 1 MiB")
-		}
-		return errorf(http.StatusBadRequest, "unreadable_body", "the body could not be read")
+	err := h.app.intake(h.w, h.r)
+	var ie *delivery.IntakeError
+	if errors.As(err, &ie) {
+		return errorf(http.StatusBadRequest, ie.Code, "%s", ie.Message)
 	}
-	ev, ds, replayed, err := h.app.accept(h.r, body)
-	if err != nil {
-		var ie *delivery.IntakeError
-		if errors.As(err, &ie) {
-			return errorf(http.StatusBadRequest, ie.Code, "%s", ie.Message)
-		}
-		return err
-	}
-	if replayed {
-		h.w.Header().Set("Idempotent-Replayed", "true")
-	}
-	return writeJSON(h.w, http.StatusAccepted, eventJSON(ev, ds))
+	return err
 }
 
 // Limits of an event listing.

@@ -60,21 +60,33 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		w.Header().Set("Allow", http.MethodPost)
 		return writeError(w, http.StatusMethodNotAllowed, "method_not_allowed", "events are POSTed")
 	}
+	err := in.app.intake(w, r)
+	var ie *delivery.IntakeError
+	if errors.As(err, &ie) {
+		return writeError(w, http.StatusBadRequest, ie.Code, ie.Message)
+	}
+	if err != nil {
+		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+	}
+	return nil
+}
+
+// intake reads one event from r, accepts it and answers 202: what both
+// this handler and the admin API's POST /webhooks/events do. A refused
+// event is a *delivery.IntakeError, to be answered 400; any other error
+// is the store's.
+func (a *App) intake(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxIntakeBody))
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return writeError(w, http.StatusBadRequest, "body_too_large", "the event is larger than 1 MiB")
+			return &delivery.IntakeError{Code: "body_too_large", Message: "the event is larger than 1 MiB"}
 		}
-		return writeError(w, http.StatusBadRequest, "unreadable_body", "the body could not be read")
+		return &delivery.IntakeError{Code: "unreadable_body", Message: "the body could not be read"}
 	}
-	ev, deliveries, replayed, err := in.app.accept(r, body)
+	ev, deliveries, replayed, err := a.accept(r, body)
 	if err != nil {
-		var ie *delivery.IntakeError
-		if errors.As(err, &ie) {
-			return writeError(w, http.StatusBadRequest, ie.Code, ie.Message)
-		}
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		return err
 	}
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
