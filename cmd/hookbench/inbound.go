@@ -1,0 +1,354 @@
+package main
+
+import (
+	"bytes"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"text/tabwriter"
+	"time"
+
+	"github.com/hookguard/hookguard/module/signature"
+)
+
+const (
+	defaultDuration = 5 * time.Second
+	defaultWarmup   = 2 * time.Second
+	benchSecret     = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+)
+
+type inboundOptions struct {
+	Concurrency int
+	Duration    time.Duration
+	Rounds      int
+	Warmup      time.Duration
+	BodyBytes   int
+	Caddy       string
+}
+
+// routeResult is one measured run of one route.
+type routeResult struct {
+	Route    string  `json:"route"`
+	Requests int     `json:"requests"`
+	Errors   int     `json:"errors"`
+	RPS      float64 `json:"rps"`
+	P50ms    float64 `json:"p50_ms"`
+	P99ms    float64 `json:"p99_ms"`
+	P999ms   float64 `json:"p999_ms"`
+}
+
+// inboundReport is what the inbound mode measured.
+type inboundReport struct {
+	Concurrency int           `json:"concurrency"`
+	BodyBytes   int           `json:"body_bytes"`
+	Runs        []routeResult `json:"runs"`
+	// Ratio is the median over rounds of verified/plain throughput.
+	Ratio float64 `json:"verified_plain_ratio"`
+	// AddedP99ms is the median over rounds of verified p99 minus plain p99.
+	AddedP99ms float64 `json:"added_p99_ms"`
+	PeakRSSMB  float64 `json:"peak_rss_mb"`
+	CPUSeconds float64 `json:"cpu_seconds"`
+}
+
+// Errors counts failed requests over all runs.
+func (r inboundReport) Errors() int {
+	n := 0
+	for _, run := range r.Runs {
+		n += run.Errors
+	}
+	return n
+}
+
+func (r inboundReport) print(w io.Writer) {
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
+	fmt.Fprintf(tw, "route\trequests\terrors\trps\tp50 ms\tp99 ms\tp99.9 ms\t\n")
+	for _, run := range r.Runs {
+		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", run.Route, run.Requests, run.Errors, run.RPS, run.P50ms, run.P99ms, run.P999ms)
+	}
+	_ = tw.Flush()
+	fmt.Fprintf(w, "\nconcurrency %d, %d-byte bodies\n", r.Concurrency, r.BodyBytes)
+	fmt.Fprintf(w, "verified/plain throughput (median of rounds): %.3f\n", r.Ratio)
+	fmt.Fprintf(w, "added p99 (median of rounds): %.2f ms\n", r.AddedP99ms)
+	fmt.Fprintf(w, "caddy peak RSS %.1f MB, CPU %.1f s\n", r.PeakRSSMB, r.CPUSeconds)
+}
+
+func runInbound(o inboundOptions) (inboundReport, error) {
+	rep := inboundReport{Concurrency: o.Concurrency, BodyBytes: o.BodyBytes}
+	if o.Concurrency < 1 || o.Rounds < 1 || o.BodyBytes < 16 {
+		return rep, fmt.Errorf("-c and -rounds must be at least 1, -body at least 16")
+	}
+	dir, err := os.MkdirTemp("", "hookbench-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+
+	upstream, err := startUpstream()
+	if err != nil {
+		return rep, err
+	}
+	defer upstream.Close()
+	proc, base, err := startCaddy(o.Caddy, dir, upstream.Addr().String())
+	if err != nil {
+		return rep, err
+	}
+	defer func() { _ = proc.Process.Kill(); _ = proc.Wait() }()
+
+	scheme, _ := signature.Lookup("standard")
+	secret, err := scheme.ParseSecret(benchSecret)
+	if err != nil {
+		return rep, err
+	}
+	gen := &requests{scheme: scheme, secret: secret, body: bytes.Repeat([]byte("x"), o.BodyBytes)}
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
+
+	routes := []string{"plain", "verified"}
+	for _, route := range routes {
+		load(client, base+"/"+route, gen, route == "verified", o.Concurrency, o.Warmup/2)
+	}
+	var ratios, added []float64
+	for round := range o.Rounds {
+		order := routes
+		if round%2 == 1 {
+			order = []string{"verified", "plain"}
+		}
+		byRoute := map[string]routeResult{}
+		for _, route := range order {
+			res := load(client, base+"/"+route, gen, route == "verified", o.Concurrency, o.Duration)
+			res.Route = route
+			byRoute[route] = res
+			rep.Runs = append(rep.Runs, res)
+		}
+		if byRoute["plain"].RPS > 0 {
+			ratios = append(ratios, byRoute["verified"].RPS/byRoute["plain"].RPS)
+		}
+		added = append(added, byRoute["verified"].P99ms-byRoute["plain"].P99ms)
+	}
+	rep.Ratio, rep.AddedP99ms = median(ratios), median(added)
+	rep.PeakRSSMB, rep.CPUSeconds = procStats(proc.Process.Pid)
+	return rep, nil
+}
+
+// requests makes uniquely signed Standard Webhooks requests.
+type requests struct {
+	scheme *signature.Scheme
+	secret signature.Secret
+	body   []byte
+	n      atomic.Int64
+	prefix string
+	once   sync.Once
+}
+
+func (g *requests) next(url string, signed bool) (*http.Request, error) {
+	req, err := http.NewRequest(http.MethodPost, url, bytes.NewReader(g.body))
+	if err != nil {
+		return nil, err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	if !signed {
+		return req, nil
+	}
+	g.once.Do(func() {
+		var b [6]byte
+		_, _ = rand.Read(b[:])
+		g.prefix = "msg_" + hex.EncodeToString(b[:]) + "_"
+	})
+	id := g.prefix + strconv.FormatInt(g.n.Add(1), 10)
+	h, err := g.scheme.Sign(signature.Message{ID: id, Timestamp: time.Now(), Body: g.body}, []signature.Secret{g.secret})
+	if err != nil {
+		return nil, err
+	}
+	for k, v := range h {
+		req.Header[k] = v
+	}
+	return req, nil
+}
+
+// load drives url with c workers for d and measures the answers.
+func load(client *http.Client, url string, gen *requests, signed bool, c int, d time.Duration) routeResult {
+	var (
+		mu      sync.Mutex
+		lat     []time.Duration
+		errs    int
+		wg      sync.WaitGroup
+		started = time.Now()
+		until   = started.Add(d)
+	)
+	for range c {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			var mine []time.Duration
+			failed := 0
+			for time.Now().Before(until) {
+				req, err := gen.next(url, signed)
+				if err != nil {
+					failed++
+					continue
+				}
+				t0 := time.Now()
+				resp, err := client.Do(req)
+				if err == nil {
+					_, _ = io.Copy(io.Discard, resp.Body)
+					resp.Body.Close()
+				}
+				if err != nil || resp.StatusCode != http.StatusOK {
+					failed++
+					continue
+				}
+				mine = append(mine, time.Since(t0))
+			}
+			mu.Lock()
+			lat, errs = append(lat, mine...), errs+failed
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	elapsed := time.Since(started)
+	slices.Sort(lat)
+	return routeResult{
+		Requests: len(lat) + errs, Errors: errs,
+		RPS:   float64(len(lat)) / elapsed.Seconds(),
+		P50ms: quantile(lat, 0.50), P99ms: quantile(lat, 0.99), P999ms: quantile(lat, 0.999),
+	}
+}
+
+func quantile(sorted []time.Duration, q float64) float64 {
+	if len(sorted) == 0 {
+		return 0
+	}
+	return float64(sorted[min(len(sorted)-1, int(q*float64(len(sorted))))]) / float64(time.Millisecond)
+}
+
+func median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// startUpstream serves the trivial app both routes proxy to.
+func startUpstream() (net.Listener, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	go func() {
+		_ = http.Serve(l, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			_, _ = io.Copy(io.Discard, r.Body)
+			w.Header().Set("Content-Type", "application/json")
+			_, _ = w.Write([]byte(`{"ok":true}`))
+		}))
+	}()
+	return l, nil
+}
+
+// startCaddy runs Caddy (building ./cmd/caddy unless bin is given) with a
+// plain and a verified route, and returns once it listens.
+func startCaddy(bin, dir, upstream string) (*exec.Cmd, string, error) {
+	if bin == "" {
+		bin = filepath.Join(dir, "caddy")
+		build := exec.Command("go", "build", "-o", bin, "github.com/hookguard/hookguard/cmd/caddy")
+		build.Stderr = os.Stderr
+		if err := build.Run(); err != nil {
+			return nil, "", fmt.Errorf("building cmd/caddy: %w", err)
+		}
+	}
+	listen, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	admin, err := freeAddr()
+	if err != nil {
+		return nil, "", err
+	}
+	cfg := fmt.Sprintf(`{
+	admin %s
+	webhooks {
+		storage badger %s
+	}
+}
+http://%s {
+	handle /plain {
+		reverse_proxy %s
+	}
+	handle /verified {
+		webhook_verify standard {
+			secret %s
+		}
+		reverse_proxy %s
+	}
+}
+`, admin, filepath.Join(dir, "badger"), listen, upstream, benchSecret, upstream)
+	path := filepath.Join(dir, "Caddyfile")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		return nil, "", err
+	}
+	cmd := exec.Command(bin, "run", "--config", path)
+	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	var logs bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &logs, &logs
+	if err := cmd.Start(); err != nil {
+		return nil, "", err
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		if conn, err := net.DialTimeout("tcp", listen, 200*time.Millisecond); err == nil {
+			conn.Close()
+			return cmd, "http://" + listen, nil
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	_ = cmd.Process.Kill()
+	_ = cmd.Wait()
+	return nil, "", fmt.Errorf("caddy never listened on %s:\n%s", listen, logs.String())
+}
+
+func freeAddr() (string, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer l.Close()
+	return l.Addr().String(), nil
+}
+
+// procStats reads a process's peak RSS (MB) and CPU time (s) from /proc.
+func procStats(pid int) (rssMB, cpu float64) {
+	if status, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid)); err == nil {
+		for _, line := range strings.Split(string(status), "\n") {
+			if f := strings.Fields(line); len(f) >= 2 && f[0] == "VmHWM:" {
+				kb, _ := strconv.ParseFloat(f[1], 64)
+				rssMB = kb / 1024
+			}
+		}
+	}
+	if stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+		// Fields after the command name, which is in parentheses.
+		if i := bytes.LastIndexByte(stat, ')'); i > 0 {
+			f := strings.Fields(string(stat[i+1:]))
+			if len(f) > 12 {
+				utime, _ := strconv.ParseFloat(f[11], 64)
+				stime, _ := strconv.ParseFloat(f[12], 64)
+				cpu = (utime + stime) / 100 // clock ticks; 100 per second on Linux
+			}
+		}
+	}
+	return rssMB, cpu
+}

@@ -1,0 +1,27 @@
+package main
+
+import (
+	"testing"
+	"time"
+)
+
+// A short inbound run keeps the tool from rotting: it must complete with
+// requests on both routes and no errors. It asserts no timing.
+func TestInboundSmoke(t *testing.T) {
+	rep, err := runInbound(inboundOptions{Concurrency: 4, Duration: 300 * time.Millisecond, Rounds: 2,
+		Warmup: 100 * time.Millisecond, BodyBytes: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors() != 0 || len(rep.Runs) != 4 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, run := range rep.Runs {
+		if run.Requests == 0 {
+			t.Fatalf("no requests on %s", run.Route)
+		}
+	}
+	if rep.PeakRSSMB <= 0 {
+		t.Fatal("no RSS read from /proc")
+	}
+}
