@@ -20,11 +20,11 @@ func init() {
 	caddy.RegisterModule(App{})
 }
 
-// App is the `webhooks` app. It opens the store that inbound dedupe (and,
-// later, the outbound queue and event log) live in. Handlers reach the
-// store through the app, so a site that uses `webhook_verify` without the
-// global `webhooks` option still works: Caddy instantiates the app with its
-// defaults.
+// App is the `webhooks` app. It owns the store that inbound dedupe, the
+// outbound queue, the event log and the endpoints live in, and runs the
+// outbound delivery workers. Handlers reach the store through the app, so
+// a site that uses `webhook_verify` without the global `webhooks` option
+// still works: Caddy instantiates the app with its defaults.
 type App struct {
 	// StorageRaw is the storage backend. Default: `badger` in Caddy's data
 	// directory + `/webhooks`.
@@ -61,14 +61,16 @@ func (App) CaddyModule() caddy.ModuleInfo {
 	}
 }
 
-// Provision opens the store.
+// Provision loads the storage module and sets up the dispatcher. The
+// store itself opens in Start, so that `caddy validate` never takes the
+// database's lock.
 func (a *App) Provision(ctx caddy.Context) error {
 	if a.StorageRaw == nil {
 		a.StorageRaw = caddyconfig.JSON(map[string]string{"module": "badger"}, nil)
 	}
 	mod, err := ctx.LoadModule(a, "StorageRaw")
 	if err != nil {
-		return fmt.Errorf("opening webhook store: %w", err)
+		return fmt.Errorf("loading webhook storage: %w", err)
 	}
 	a.storage = mod.(Storage)
 	a.logger = ctx.Logger()
