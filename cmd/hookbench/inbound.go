@@ -99,7 +99,26 @@ func runInbound(o inboundOptions) (inboundReport, error) {
 		return rep, err
 	}
 	defer upstream.Close()
-	proc, base, err := startCaddy(o.Caddy, dir, upstream.Addr().String())
+	up := upstream.Addr().String()
+	proc, base, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
+		return fmt.Sprintf(`{
+	webhooks {
+		storage badger %s
+	}
+}
+http://%s {
+	handle /plain {
+		reverse_proxy %s
+	}
+	handle /verified {
+		webhook_verify standard {
+			secret %s
+		}
+		reverse_proxy %s
+	}
+}
+`, badgerDir, listen, up, benchSecret, up)
+	})
 	if err != nil {
 		return rep, err
 	}
@@ -259,9 +278,10 @@ func startUpstream() (net.Listener, error) {
 	return l, nil
 }
 
-// startCaddy runs Caddy (building ./cmd/caddy unless bin is given) with a
-// plain and a verified route, and returns once it listens.
-func startCaddy(bin, dir, upstream string) (*exec.Cmd, string, error) {
+// startCaddy runs Caddy (building ./cmd/caddy unless bin is given) with
+// the Caddyfile that config returns for a listen address and a Badger
+// directory, and returns once it listens.
+func startCaddy(bin, dir string, config func(listen, badgerDir string) string) (*exec.Cmd, string, error) {
 	if bin == "" {
 		bin = filepath.Join(dir, "caddy")
 		build := exec.Command("go", "build", "-o", bin, "github.com/hookguard/hookguard/cmd/caddy")
@@ -278,30 +298,13 @@ func startCaddy(bin, dir, upstream string) (*exec.Cmd, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	cfg := fmt.Sprintf(`{
-	admin %s
-	webhooks {
-		storage badger %s
-	}
-}
-http://%s {
-	handle /plain {
-		reverse_proxy %s
-	}
-	handle /verified {
-		webhook_verify standard {
-			secret %s
-		}
-		reverse_proxy %s
-	}
-}
-`, admin, filepath.Join(dir, "badger"), listen, upstream, benchSecret, upstream)
+	cfg := config(listen, filepath.Join(dir, "badger"))
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		return nil, "", err
 	}
 	cmd := exec.Command(bin, "run", "--config", path)
-	cmd.Env = append(os.Environ(), "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
+	cmd.Env = append(os.Environ(), "CADDY_ADMIN="+admin, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {

@@ -1,52 +1,87 @@
-// Command hookbench measures what Hookguard costs. Its inbound mode runs
-// one Caddy with two routes to the same trivial upstream, a plain
-// reverse_proxy and webhook_verify (dedupe on, Badger) in front of one,
-// and drives both with uniquely signed Standard Webhooks requests in
-// alternating rounds:
+// Command hookbench measures what Hookguard costs, against a Caddy it
+// builds from ./cmd/caddy and starts itself.
+//
+// The inbound mode runs one Caddy with two routes to the same trivial
+// upstream, a plain reverse_proxy and webhook_verify (dedupe on, Badger)
+// in front of one, and drives both with uniquely signed Standard Webhooks
+// requests in alternating rounds:
 //
 //	go run ./cmd/hookbench inbound [-c 32] [-duration 5s] [-rounds 3] [-warmup 2s] [-json]
 //
 // It prints each route's throughput and latency, the verified/plain
-// throughput ratio, the p99 that webhook_verify adds, and the Caddy
-// process's peak RSS and CPU time.
+// throughput ratio and the p99 that webhook_verify adds.
+//
+// The outbound mode POSTs events to webhook_dispatch and counts their
+// arrivals at a built-in sink that verifies every signature:
+//
+//	go run ./cmd/hookbench outbound [-n 50000] [-c 32] [-drain 2m] [-json]
+//
+// It prints intake and end-to-end delivery rates, the intake-to-arrival
+// latency, and how many events were lost or delivered twice.
+//
+// Both print the Caddy process's peak RSS and CPU time, and exit non-zero
+// on any error or lost event.
 package main
 
 import (
-	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
 	"os"
+	"time"
 )
 
 func main() {
-	if len(os.Args) < 2 || os.Args[1] != "inbound" {
-		fmt.Fprintln(os.Stderr, "usage: hookbench inbound [flags]  (hookbench inbound -h lists them)")
-		os.Exit(2)
+	if len(os.Args) < 2 {
+		usage()
 	}
-	fs := flag.NewFlagSet("inbound", flag.ExitOnError)
-	var o inboundOptions
-	fs.IntVar(&o.Concurrency, "c", 32, "concurrent connections")
-	fs.DurationVar(&o.Duration, "duration", defaultDuration, "length of each measured run of one route")
-	fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs both routes, in alternating order")
-	fs.DurationVar(&o.Warmup, "warmup", defaultWarmup, "unmeasured load on both routes before the rounds")
-	fs.IntVar(&o.BodyBytes, "body", 2048, "request body size in bytes")
-	fs.StringVar(&o.Caddy, "caddy", "", "Caddy binary with Hookguard (default: build ./cmd/caddy)")
+	fs := flag.NewFlagSet(os.Args[1], flag.ExitOnError)
+	caddy := fs.String("caddy", "", "Caddy binary with Hookguard (default: build ./cmd/caddy)")
 	asJSON := fs.Bool("json", false, "print the report as JSON")
-	_ = fs.Parse(os.Args[2:])
+	switch os.Args[1] {
+	case "inbound":
+		o := inboundOptions{}
+		fs.IntVar(&o.Concurrency, "c", 32, "concurrent connections")
+		fs.DurationVar(&o.Duration, "duration", defaultDuration, "length of each measured run of one route")
+		fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs both routes, in alternating order")
+		fs.DurationVar(&o.Warmup, "warmup", defaultWarmup, "unmeasured load on both routes before the rounds")
+		fs.IntVar(&o.BodyBytes, "body", 2048, "request body size in bytes")
+		_ = fs.Parse(os.Args[2:])
+		o.Caddy = *caddy
+		rep, err := runInbound(o)
+		finish(rep, rep.print, rep.Errors(), err, *asJSON)
+	case "outbound":
+		o := outboundOptions{}
+		fs.IntVar(&o.Events, "n", 50000, "events to send")
+		fs.IntVar(&o.Concurrency, "c", 32, "concurrent intake connections")
+		fs.DurationVar(&o.Drain, "drain", 2*time.Minute, "how long to wait for deliveries after the last intake")
+		_ = fs.Parse(os.Args[2:])
+		o.Caddy = *caddy
+		rep, err := runOutbound(o)
+		finish(rep, rep.print, rep.failures(), err, *asJSON)
+	default:
+		usage()
+	}
+}
 
-	rep, err := runInbound(o)
+// finish prints a report, as a table or JSON, and exits non-zero on an
+// error or any failure the report counts.
+func finish(report any, table func(io.Writer), failures int, err error, asJSON bool) {
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "hookbench:", err)
 		os.Exit(1)
 	}
-	if *asJSON {
-		enc := json.NewEncoder(os.Stdout)
-		enc.SetIndent("", "  ")
-		_ = enc.Encode(rep)
+	if asJSON {
+		printJSON(os.Stdout, report)
 	} else {
-		rep.print(os.Stdout)
+		table(os.Stdout)
 	}
-	if rep.Errors() > 0 {
+	if failures > 0 {
 		os.Exit(1)
 	}
+}
+
+func usage() {
+	fmt.Fprintln(os.Stderr, "usage: hookbench inbound|outbound [flags]  (hookbench <mode> -h lists them)")
+	os.Exit(2)
 }

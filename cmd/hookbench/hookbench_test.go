@@ -25,3 +25,14 @@ func TestInboundSmoke(t *testing.T) {
 		t.Fatal("no RSS read from /proc")
 	}
 }
+
+// A short outbound run: every acknowledged event arrives, verified.
+func TestOutboundSmoke(t *testing.T) {
+	rep, err := runOutbound(outboundOptions{Events: 50, Concurrency: 4, Drain: time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Acked != 50 || rep.failures() != 0 || rep.DeliveriesPerSec <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}

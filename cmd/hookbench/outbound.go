@@ -1,0 +1,214 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hookguard/hookguard/module/signature"
+)
+
+type outboundOptions struct {
+	Events      int
+	Concurrency int
+	// Drain bounds the wait for deliveries once intake is done.
+	Drain time.Duration
+	Caddy string
+}
+
+// outboundReport is what the outbound mode measured.
+type outboundReport struct {
+	Events       int     `json:"events"`
+	Acked        int     `json:"acked"`
+	IntakeErrors int     `json:"intake_errors"`
+	IntakePerSec float64 `json:"intake_per_s"`
+	// DeliveriesPerSec is from the first intake to the last arrival.
+	DeliveriesPerSec float64 `json:"deliveries_per_s"`
+	P50ms            float64 `json:"latency_p50_ms"`
+	P99ms            float64 `json:"latency_p99_ms"`
+	Lost             int     `json:"lost"`
+	Duplicates       int     `json:"duplicates"`
+	Unverified       int     `json:"unverified"`
+	PeakRSSMB        float64 `json:"peak_rss_mb"`
+	CPUSeconds       float64 `json:"cpu_seconds"`
+}
+
+func (r outboundReport) failures() int { return r.IntakeErrors + r.Lost + r.Unverified }
+
+func (r outboundReport) print(w io.Writer) {
+	fmt.Fprintf(w, "events %d, acknowledged %d, intake errors %d\n", r.Events, r.Acked, r.IntakeErrors)
+	fmt.Fprintf(w, "intake %.0f/s, end to end %.0f deliveries/s\n", r.IntakePerSec, r.DeliveriesPerSec)
+	fmt.Fprintf(w, "intake-to-arrival latency p50 %.1f ms, p99 %.1f ms\n", r.P50ms, r.P99ms)
+	fmt.Fprintf(w, "lost %d, duplicates %d, unverified %d\n", r.Lost, r.Duplicates, r.Unverified)
+	fmt.Fprintf(w, "caddy peak RSS %.1f MB, CPU %.1f s\n", r.PeakRSSMB, r.CPUSeconds)
+}
+
+// sink receives deliveries, verifies each with the Standard Webhooks
+// scheme, and records when each event first arrived.
+type sink struct {
+	scheme   *signature.Scheme
+	secret   signature.Secret
+	mu       sync.Mutex
+	arrived  map[string]time.Time
+	dups     int
+	bad      atomic.Int64
+	lastSeen atomic.Int64 // unix nanos of the latest arrival
+}
+
+func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	body, _ := io.ReadAll(r.Body)
+	now := time.Now()
+	res, err := s.scheme.Verify(signature.Request{Header: r.Header, Body: body, Method: r.Method}, []signature.Secret{s.secret}, now, 5*time.Minute)
+	if err != nil {
+		s.bad.Add(1)
+		w.WriteHeader(http.StatusUnauthorized)
+		return
+	}
+	s.mu.Lock()
+	if _, seen := s.arrived[res.ID]; seen {
+		s.dups++
+	} else {
+		s.arrived[res.ID] = now
+	}
+	s.mu.Unlock()
+	s.lastSeen.Store(now.UnixNano())
+	w.WriteHeader(http.StatusNoContent)
+}
+
+func (s *sink) count() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return len(s.arrived)
+}
+
+func runOutbound(o outboundOptions) (outboundReport, error) {
+	rep := outboundReport{Events: o.Events}
+	if o.Events < 1 || o.Concurrency < 1 {
+		return rep, fmt.Errorf("-n and -c must be at least 1")
+	}
+	dir, err := os.MkdirTemp("", "hookbench-")
+	if err != nil {
+		return rep, err
+	}
+	defer os.RemoveAll(dir)
+
+	scheme, _ := signature.Lookup("standard")
+	secret, err := scheme.ParseSecret(benchSecret)
+	if err != nil {
+		return rep, err
+	}
+	sk := &sink{scheme: scheme, secret: secret, arrived: map[string]time.Time{}}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return rep, err
+	}
+	defer l.Close()
+	go func() { _ = http.Serve(l, sk) }()
+
+	proc, base, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
+		return fmt.Sprintf(`{
+	webhooks {
+		storage badger %s
+		dispatch {
+			allow_networks 127.0.0.0/8
+			allow_http
+		}
+		endpoint sink http://%s/hook {
+			secret %s
+		}
+	}
+}
+http://%s {
+	webhook_dispatch
+}
+`, badgerDir, l.Addr(), benchSecret, listen)
+	})
+	if err != nil {
+		return rep, err
+	}
+	defer func() { _ = proc.Process.Kill(); _ = proc.Wait() }()
+
+	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
+	var (
+		mu      sync.Mutex
+		sentAt  = make(map[string]time.Time, o.Events)
+		next    atomic.Int64
+		errs    atomic.Int64
+		wg      sync.WaitGroup
+		started = time.Now()
+	)
+	for range o.Concurrency {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for n := next.Add(1); n <= int64(o.Events); n = next.Add(1) {
+				body := fmt.Sprintf(`{"type":"bench.event","data":{"n":%d}}`, n)
+				t0 := time.Now()
+				resp, err := client.Post(base+"/", "application/json", strings.NewReader(body))
+				if err != nil {
+					errs.Add(1)
+					continue
+				}
+				var ev struct{ ID string }
+				err = json.NewDecoder(resp.Body).Decode(&ev)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != http.StatusAccepted {
+					errs.Add(1)
+					continue
+				}
+				mu.Lock()
+				sentAt[ev.ID] = t0
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
+	intakeDone := time.Now()
+	rep.Acked, rep.IntakeErrors = len(sentAt), int(errs.Load())
+	rep.IntakePerSec = float64(rep.Acked) / intakeDone.Sub(started).Seconds()
+
+	// Wait for every acknowledged event, or until nothing arrives for a
+	// while within the drain bound.
+	deadline := time.Now().Add(o.Drain)
+	for sk.count() < rep.Acked && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+
+	sk.mu.Lock()
+	var lat []time.Duration
+	for id, t0 := range sentAt {
+		if at, ok := sk.arrived[id]; ok {
+			lat = append(lat, at.Sub(t0))
+		} else {
+			rep.Lost++
+		}
+	}
+	rep.Duplicates = sk.dups
+	sk.mu.Unlock()
+	rep.Unverified = int(sk.bad.Load())
+	if last := sk.lastSeen.Load(); last > 0 {
+		rep.DeliveriesPerSec = float64(len(lat)) / time.Unix(0, last).Sub(started).Seconds()
+	}
+	slices.Sort(lat)
+	rep.P50ms, rep.P99ms = quantile(lat, 0.50), quantile(lat, 0.99)
+	rep.PeakRSSMB, rep.CPUSeconds = procStats(proc.Process.Pid)
+	return rep, nil
+}
+
+// printJSON writes v indented.
+func printJSON(w io.Writer, v any) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+	_, _ = w.Write(buf.Bytes())
+}
