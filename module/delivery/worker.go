@@ -113,7 +113,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 			zap.Int("attempt", len(dl.Attempts)), zap.Int("status", status), zap.String("error", at.Error),
 			zap.String("outcome", outcome.String()), zap.Duration("retry_in", wait))
 	}
-	if err := d.recordHealth(ctx, ep.ID, outcome, at); err != nil {
+	if err := d.recordHealth(ctx, ep, outcome, at); err != nil {
 		return err
 	}
 	switch outcome {
@@ -202,10 +202,20 @@ func (d *Dispatcher) settle(ctx context.Context, endpoint string, dl store.Deliv
 	return nil
 }
 
+// healthRefresh is how stale a healthy endpoint's last attempt time may
+// get: a success after a success with the same status is written at most
+// this often, which spares a synced write per delivery.
+const healthRefresh = time.Second
+
 // recordHealth updates the endpoint's health after an attempt, and
-// disables it on a 410 or once it has been failing for DisableAfter.
-func (d *Dispatcher) recordHealth(ctx context.Context, id string, o Outcome, at store.Attempt) error {
-	_, err := d.Store.UpdateEndpoint(ctx, id, func(ep *store.Endpoint) error {
+// disables it on a 410 or once it has been failing for DisableAfter. seen
+// is the endpoint as read before the attempt.
+func (d *Dispatcher) recordHealth(ctx context.Context, seen store.Endpoint, o Outcome, at store.Attempt) error {
+	if h := seen.Health; o == Succeeded && h.LastStatus == store.DeliverySucceeded &&
+		h.LastResponseStatus == at.ResponseStatus && at.At.Sub(h.LastAttemptAt) < healthRefresh {
+		return nil
+	}
+	_, err := d.Store.UpdateEndpoint(ctx, seen.ID, func(ep *store.Endpoint) error {
 		h := &ep.Health
 		h.LastAttemptAt, h.LastResponseStatus, h.LastError = at.At, at.ResponseStatus, at.Error
 		if o == Succeeded {
