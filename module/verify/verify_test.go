@@ -106,7 +106,7 @@ func TestClientGoneMidUpstreamReleasesClaim(t *testing.T) {
 }
 
 func TestSlowUpstreamKeepsLease(t *testing.T) {
-	h, _ := newHandler(t, func(h *Handler) { h.Lease = caddy.Duration(300 * time.Millisecond) })
+	h, _ := newHandler(t, func(h *Handler) { h.Lease = caddy.Duration(600 * time.Millisecond) })
 	body := []byte(`{"n":2}`)
 	release := make(chan struct{})
 	var forwarded sync.WaitGroup
@@ -120,7 +120,7 @@ func TestSlowUpstreamKeepsLease(t *testing.T) {
 	}()
 	// Three leases later, the first delivery is still upstream; the lease
 	// was renewed, so a duplicate is told it is in flight.
-	deadline := time.NewTimer(3 * 300 * time.Millisecond)
+	deadline := time.NewTimer(3 * 600 * time.Millisecond)
 	<-deadline.C
 	w := httptest.NewRecorder()
 	err := h.ServeHTTP(w, signed(t, "msg_slow", body), upstreamFunc(func(w http.ResponseWriter, r *http.Request) error {
