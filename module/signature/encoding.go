@@ -23,7 +23,12 @@ const (
 	// encBase64Loose is standard base64 with the padding optional on verify;
 	// Sign writes it padded. It serves the generic hmac scheme.
 	encBase64Loose
+	// encBase64URL is the URL-safe alphabet without padding (Sanity).
+	encBase64URL
 )
+
+// padded reports whether the encoding's alphabet includes '='.
+func (e encoding) padded() bool { return e == encBase64 || e == encBase64Loose }
 
 // String names the encoding in error details.
 func (e encoding) String() string {
@@ -34,6 +39,8 @@ func (e encoding) String() string {
 		return "lowercase hex"
 	case encBase64:
 		return "padded base64"
+	case encBase64URL:
+		return "unpadded base64url"
 	default:
 		return "base64"
 	}
@@ -44,6 +51,8 @@ func (e encoding) encode(b []byte) string {
 	switch e {
 	case encBase64, encBase64Loose:
 		return base64.StdEncoding.EncodeToString(b)
+	case encBase64URL:
+		return base64.RawURLEncoding.EncodeToString(b)
 	default:
 		return hex.EncodeToString(b)
 	}
@@ -61,6 +70,8 @@ func (e encoding) wellFormed(s string) bool {
 			ok = '0' <= c && c <= '9' || 'a' <= c && c <= 'f' || 'A' <= c && c <= 'F'
 		case encHexLower:
 			ok = '0' <= c && c <= '9' || 'a' <= c && c <= 'f'
+		case encBase64URL:
+			ok = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_'
 		default:
 			ok = 'A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' ||
 				c == '+' || c == '/' || c == '='
@@ -83,6 +94,8 @@ func (e encoding) decode(s string) ([]byte, bool) {
 	switch e {
 	case encBase64:
 		b, err = base64.StdEncoding.Strict().DecodeString(s)
+	case encBase64URL:
+		b, err = base64.RawURLEncoding.Strict().DecodeString(s)
 	case encBase64Loose:
 		if strings.HasSuffix(s, "=") {
 			b, err = base64.StdEncoding.Strict().DecodeString(s)

@@ -28,7 +28,12 @@ const (
 	fmtList
 	// fmtPairs is Stripe's and Paddle's "<key>=<value>" items joined by a
 	// separator, one of them the timestamp: "t=…,v1=…,v1=…", "ts=…;h1=…".
+	// Without a timestamp key it is a list of tagged signatures
+	// ("v1=…,v1=…", PagerDuty).
 	fmtPairs
+	// fmtLeading is a timestamp followed by signatures, joined by a
+	// separator, with no keys: "<ts>,<sig>,<sig>" (Recurly).
+	fmtLeading
 )
 
 // layout describes a signature header completely enough to parse and to
@@ -37,13 +42,17 @@ type layout struct {
 	format sigFormat
 	prefix string // fmtSingle: the required prefix
 	tag    string // fmtList, fmtPairs: the version tag that counts
-	tsKey  string // fmtPairs: key of the timestamp item
-	sep    string // fmtPairs: item separator
+	tsKey  string // fmtPairs: key of the timestamp item, if any
+	sep    string // fmtPairs, fmtLeading: item separator
 }
+
+// multi reports whether the header can carry several signatures, so that
+// Sign writes one per secret.
+func (l layout) multi() bool { return l.format != fmtSingle }
 
 // parsed is what a signature header yields before any cryptography.
 type parsed struct {
-	ts   string   // fmtPairs: the timestamp item's value
+	ts   string   // fmtPairs, fmtLeading: the timestamp item's value
 	sigs []string // encoded signatures carrying the counted tag, in order
 }
 
@@ -74,10 +83,10 @@ func (l layout) parse(v string, enc encoding) (parsed, error) {
 		n, seenTS := 0, false
 		for _, item := range strings.Split(v, l.sep) {
 			key, val, ok := strings.Cut(item, "=")
-			if !ok || key == "" || strings.Contains(val, "=") {
+			if !ok || key == "" || strings.Contains(val, "=") && (key == l.tsKey || !enc.padded()) {
 				return p, fmt.Errorf("%w: item is not <key>=<value>", ErrMalformedSignature)
 			}
-			if key == l.tsKey {
+			if l.tsKey != "" && key == l.tsKey {
 				if seenTS {
 					return p, fmt.Errorf("%w: repeated %s= item", ErrMalformedSignature, l.tsKey)
 				}
@@ -91,8 +100,17 @@ func (l layout) parse(v string, enc encoding) (parsed, error) {
 				p.sigs = append(p.sigs, val)
 			}
 		}
-		if p.ts == "" {
+		if l.tsKey != "" && p.ts == "" {
 			return p, fmt.Errorf("%w: no %s= timestamp", ErrMissingSignature, l.tsKey)
+		}
+	case fmtLeading:
+		items := strings.Split(v, l.sep)
+		if len(items)-1 > MaxSignatures {
+			return p, fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, MaxSignatures)
+		}
+		p.ts, p.sigs = items[0], items[1:]
+		if p.ts == "" {
+			return p, fmt.Errorf("%w: no leading timestamp", ErrMissingSignature)
 		}
 	default:
 		sig, ok := strings.CutPrefix(v, l.prefix)
@@ -125,9 +143,19 @@ func (l layout) write(ts string, sigs []string) string {
 			b.WriteString(l.tag + "," + sig)
 		}
 	case fmtPairs:
-		b.WriteString(l.tsKey + "=" + ts)
+		for i, sig := range sigs {
+			if i > 0 || l.tsKey != "" {
+				b.WriteString(l.sep)
+			}
+			b.WriteString(l.tag + "=" + sig)
+		}
+		if l.tsKey != "" {
+			return l.tsKey + "=" + ts + b.String()
+		}
+	case fmtLeading:
+		b.WriteString(ts)
 		for _, sig := range sigs {
-			b.WriteString(l.sep + l.tag + "=" + sig)
+			b.WriteString(l.sep + sig)
 		}
 	default:
 		b.WriteString(l.prefix + sigs[0])

@@ -1,11 +1,18 @@
-// Package signature is Hookguard's webhook signature engine. One Scheme
-// describes a provider's signing rules as data (headers, signed content,
-// algorithm, encoding, multi-signature syntax, key decoding, timestamp unit
-// and where the signed event ID comes from) and both verifies inbound
-// requests and signs outbound ones, so the dispatcher reuses every scheme.
+// Package signature is Hookguard's webhook signature engine. It both
+// verifies inbound requests and signs outbound ones, so the dispatcher
+// reuses every scheme.
 //
-// The package knows nothing of Caddy. Lookup returns the provider presets;
-// NewHMAC builds a generic HMAC scheme.
+// A family of signing schemes is code and a provider is data: the families
+// that differ only in headers, signed content, algorithm, encoding,
+// multi-signature syntax, key decoding and timestamp unit (A: Standard
+// Webhooks aliases, B: a timestamp inside the signature header, C: a
+// separate timestamp, D: the body alone) are one generic path over a
+// Scheme's data fields, and each of their presets is one row in a
+// presets_*.go table. A family that data cannot describe plugs in through
+// the custom hook.
+//
+// The package knows nothing of Caddy. Lookup returns the provider presets,
+// Describe documents them, and NewHMAC builds a generic HMAC scheme.
 package signature
 
 import (
@@ -79,12 +86,15 @@ const (
 	algEd25519
 	// algToken compares a header with the secret itself (GitLab).
 	algToken
+	// algPlainSHA1 is a plain SHA-1 digest of the content followed by the
+	// secret, not an HMAC (Cloudinary).
+	algPlainSHA1
 )
 
-// newHash returns the HMAC hash constructor.
+// newHash returns the hash constructor, for HMAC or a plain digest.
 func (a algorithm) newHash() func() hash.Hash {
 	switch a {
-	case algSHA1:
+	case algSHA1, algPlainSHA1:
 		return sha1.New
 	case algSHA512:
 		return sha512.New
@@ -96,7 +106,7 @@ func (a algorithm) newHash() func() hash.Hash {
 // sigSize is the length in bytes of a valid signature.
 func (a algorithm) sigSize() int {
 	switch a {
-	case algSHA1:
+	case algSHA1, algPlainSHA1:
 		return sha1.Size
 	case algSHA512:
 		return sha512.Size
@@ -107,6 +117,23 @@ func (a algorithm) sigSize() int {
 	}
 }
 
+// custom is the hook for a family the data fields cannot describe (URL
+// content, asymmetric keys, JWTs, shared tokens). When a Scheme has one,
+// Verify and Sign delegate to it after their common checks; it may use the
+// Scheme's data fields and the helpers candidates, matchMessages and
+// result. It may also implement keyParser and describer.
+type custom interface {
+	verify(s *Scheme, r Request, secrets []Secret, now time.Time, tolerance time.Duration) (Result, error)
+	sign(s *Scheme, m Message, secrets []Secret) (http.Header, error)
+}
+
+// keyParser is implemented by a custom family whose secrets are not raw,
+// base64 or hex HMAC keys. It returns the key bytes or an error that does
+// not contain the value; ParseSecret applies no length rule of its own.
+type keyParser interface {
+	parseKey(value string) ([]byte, error)
+}
+
 // Scheme is one provider's signing rules. Get a preset from Lookup or a
 // generic scheme from NewHMAC; the zero value is not usable. A Scheme is
 // immutable and safe for concurrent use.
@@ -115,33 +142,54 @@ type Scheme struct {
 	Name string
 
 	sigHeader   string      // the signature header
+	altHeaders  []string    // optional further headers with signatures by other keys (Box, DocuSign)
 	tsHeader    string      // a separate timestamp header, if any
 	idHeader    string      // a signed ID header, if any
 	eventHeader string      // an unsigned header Sign sets to the ID (foil)
 	idField     []string    // JSON path of the signed ID in the body, if any
+	fields      bodyFields  // signature and timestamp carried in the body (Mailgun, Linear)
 	layout      layout      // syntax of the signature header
-	content     template    // the signed content; nil for twilio
-	alg         algorithm   // HMAC hash, Ed25519 or shared token
+	content     template    // the signed content
+	alg         algorithm   // HMAC hash, plain digest, Ed25519 or shared token
 	enc         encoding    // signature encoding
 	keyEnc      keyEncoding // how ParseSecret decodes a secret
 	unit        tsUnit      // timestamp unit, tsNone if unsigned by time
-	twilio      bool        // Twilio's URL-and-parameters content
+	tolerance   time.Duration
+	custom      custom // bespoke verification and signing, if any
+	doc         doc    // how Describe presents the preset
 }
 
 // HasTimestamp reports whether the scheme signs a timestamp, and so whether
 // Verify enforces a tolerance.
 func (s *Scheme) HasTimestamp() bool { return s.unit != tsNone }
 
+// DefaultTolerance is the provider's recommended timestamp tolerance, or 0
+// when it recommends none (the caller then applies its own default).
+func (s *Scheme) DefaultTolerance() time.Duration { return s.tolerance }
+
+// CanSign reports whether Sign can produce a request for the scheme: not
+// when its secret is a public key, nor when the sender writes the
+// signature or timestamp into the body itself.
+func (s *Scheme) CanSign() bool {
+	if s.custom != nil {
+		if c, ok := s.custom.(interface{ canSign() bool }); ok {
+			return c.canSign()
+		}
+		return true
+	}
+	return s.alg != algEd25519 && !s.fields.any()
+}
+
 // Headers returns the names of the headers the scheme reads, signature
 // header first.
 func (s *Scheme) Headers() []string {
-	names := []string{s.sigHeader}
-	for _, n := range []string{s.tsHeader, s.idHeader} {
+	var names []string
+	for _, n := range []string{s.sigHeader, s.tsHeader, s.idHeader} {
 		if n != "" {
 			names = append(names, n)
 		}
 	}
-	return names
+	return append(names, s.altHeaders...)
 }
 
 // Verify checks r against every secret and returns what the signature
@@ -151,19 +199,34 @@ func (s *Scheme) Headers() []string {
 // and only after a match, the event ID from signed material. Unknown
 // version tags are ignored, never trusted. It never panics.
 //
-// tolerance is used as given (the caller supplies its default); zero
-// accepts only a timestamp equal to now. Secrets that are not usable with
-// the scheme are skipped, and ErrNoSecret is returned before anything else
-// when none is.
+// tolerance is used as given (the caller supplies its default, see
+// DefaultTolerance); zero accepts only a timestamp equal to now. Secrets
+// that are not usable with the scheme are skipped, and ErrNoSecret is
+// returned before anything else when none is.
 func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance time.Duration) (Result, error) {
 	if !s.usable(secrets) {
 		return Result{}, ErrNoSecret
 	}
-	sigValue, err := readHeader(r.Header, s.sigHeader)
-	if err != nil {
-		return Result{}, err
+	if s.custom != nil {
+		return s.custom.verify(s, r, secrets, now, tolerance)
 	}
-	c := content{method: r.Method, url: r.URL, body: r.Body}
+	var (
+		sigValue string
+		err      error
+		c        = content{method: r.Method, url: r.URL, body: r.Body}
+		fv       fieldValues
+	)
+	if s.fields.any() {
+		if fv, err = s.fields.read(r.Body); err != nil {
+			return Result{}, err
+		}
+		sigValue, c.ts = fv.sig, fv.ts
+	}
+	if s.sigHeader != "" {
+		if sigValue, err = readHeader(r.Header, s.sigHeader); err != nil {
+			return Result{}, err
+		}
+	}
 	if s.tsHeader != "" {
 		if c.ts, err = readHeader(r.Header, s.tsHeader); err != nil {
 			return Result{}, err
@@ -181,9 +244,14 @@ func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance ti
 	if err != nil {
 		return Result{}, err
 	}
+	for _, name := range s.altHeaders {
+		if err := s.parseAlt(r.Header, name, &p); err != nil {
+			return Result{}, err
+		}
+	}
 	var res Result
 	if s.unit != tsNone {
-		if s.layout.format == fmtPairs {
+		if s.layout.format == fmtPairs || s.layout.format == fmtLeading {
 			c.ts = p.ts
 		}
 		if res.Timestamp, err = parseTimestamp(c.ts, s.unit); err != nil {
@@ -193,66 +261,124 @@ func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance ti
 			return Result{}, err
 		}
 	}
-	var cands [][]byte
-	for _, sig := range p.sigs {
+	cands, err := s.candidates(p.sigs)
+	if err != nil {
+		return Result{}, err
+	}
+	if s.content.has(fieldID) && c.id == "" {
+		c.id = fv.id // signed: the template covers it
+	}
+	var idx int
+	var matched []byte
+	if s.alg == algEd25519 {
+		idx, matched, err = s.matchEd25519(c, cands, secrets)
+	} else {
+		idx, matched, err = s.matchContent(c, cands, secrets)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	switch {
+	case c.id != "":
+		res.ID = c.id
+	case s.idField != nil:
+		res.ID = jsonField(r.Body, s.idField)
+	}
+	return s.result(res, idx, matched), nil
+}
+
+// parseAlt adds the signatures of an optional further header to p.
+func (s *Scheme) parseAlt(h http.Header, name string, p *parsed) error {
+	v, err := readHeader(h, name)
+	if errors.Is(err, ErrMissingSignature) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	alt, err := s.layout.parse(v, s.enc)
+	if err != nil {
+		return err
+	}
+	if len(p.sigs)+len(alt.sigs) > MaxSignatures {
+		return fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, MaxSignatures)
+	}
+	p.sigs = append(p.sigs, alt.sigs...)
+	return nil
+}
+
+// candidates decodes encoded signatures, keeping those of the algorithm's
+// length. None left is ErrInvalidSignature.
+func (s *Scheme) candidates(sigs []string) ([][]byte, error) {
+	cands := make([][]byte, 0, len(sigs))
+	for _, sig := range sigs {
 		if b, ok := s.enc.decode(sig); ok && len(b) == s.alg.sigSize() {
 			cands = append(cands, b)
 		}
 	}
 	if len(cands) == 0 {
-		return Result{}, fmt.Errorf("%w: no signature of the right length", ErrInvalidSignature)
+		return nil, fmt.Errorf("%w: no signature of the right length", ErrInvalidSignature)
 	}
-	idx, matched, err := s.match(c, cands, secrets)
-	if err != nil {
-		return Result{}, err
-	}
-	res.Secret = idx
-	switch {
-	case s.idHeader != "":
-		res.ID = c.id
-	case s.idField != nil:
-		res.ID = jsonField(r.Body, s.idField)
-	}
+	return cands, nil
+}
+
+// result completes res with the secret index and the dedupe key: the
+// signed ID when there is one, else the hash of the matched signature.
+func (s *Scheme) result(res Result, secret int, matched []byte) Result {
+	res.Secret = secret
 	if res.ID != "" {
 		res.DedupeKey = "id:" + res.ID
 	} else {
 		sum := sha256.Sum256(matched)
 		res.DedupeKey = "sig:" + hex.EncodeToString(sum[:])
 	}
-	return res, nil
+	return res
 }
 
-// match finds the first secret whose signature is among cands and returns
-// its index and the matching signature. Each secret's MAC is computed once
-// (once per URL variant for twilio) and compared with every candidate.
-func (s *Scheme) match(c content, cands [][]byte, secrets []Secret) (int, []byte, error) {
-	if s.alg == algEd25519 {
-		var msg bytes.Buffer
-		s.content.write(&msg, c)
-		for i, sec := range secrets {
-			if len(sec.key) != ed25519.PublicKeySize {
-				continue
-			}
-			for _, cand := range cands {
-				if ed25519.Verify(ed25519.PublicKey(sec.key), msg.Bytes(), cand) {
-					return i, cand, nil
-				}
+// matchEd25519 finds the first public key that signed the content.
+func (s *Scheme) matchEd25519(c content, cands [][]byte, secrets []Secret) (int, []byte, error) {
+	var msg bytes.Buffer
+	s.content.write(&msg, c)
+	for i, sec := range secrets {
+		if len(sec.key) != ed25519.PublicKeySize {
+			continue
+		}
+		for _, cand := range cands {
+			if ed25519.Verify(ed25519.PublicKey(sec.key), msg.Bytes(), cand) {
+				return i, cand, nil
 			}
 		}
-		return 0, nil, fmt.Errorf("%w: no public key matches", ErrInvalidSignature)
 	}
-	var msgs [][]byte
-	if s.twilio {
-		var err error
-		if msgs, err = twilioVerifyMessages(c.url, c.body); err != nil {
-			return 0, nil, err
-		}
-	}
+	return 0, nil, fmt.Errorf("%w: no public key matches", ErrInvalidSignature)
+}
+
+// matchContent finds the first secret whose MAC over the scheme's content
+// is among cands, and returns its index and the matching signature. Each
+// secret's MAC is computed once and compared with every candidate.
+func (s *Scheme) matchContent(c content, cands [][]byte, secrets []Secret) (int, []byte, error) {
 	for i, sec := range secrets {
 		if len(sec.key) == 0 {
 			continue
 		}
-		for _, mac := range s.macs(sec.key, c, msgs) {
+		mac := s.mac(sec.key, &c, nil)
+		for _, cand := range cands {
+			if hmac.Equal(mac, cand) {
+				return i, cand, nil
+			}
+		}
+	}
+	return 0, nil, fmt.Errorf("%w: no secret matches", ErrInvalidSignature)
+}
+
+// matchMessages is matchContent for content prepared by a custom family:
+// any of msgs signed by any secret matches.
+func (s *Scheme) matchMessages(msgs [][]byte, cands [][]byte, secrets []Secret) (int, []byte, error) {
+	for i, sec := range secrets {
+		if len(sec.key) == 0 {
+			continue
+		}
+		for _, msg := range msgs {
+			mac := s.mac(sec.key, nil, msg)
 			for _, cand := range cands {
 				if hmac.Equal(mac, cand) {
 					return i, cand, nil
@@ -263,21 +389,25 @@ func (s *Scheme) match(c content, cands [][]byte, secrets []Secret) (int, []byte
 	return 0, nil, fmt.Errorf("%w: no secret matches", ErrInvalidSignature)
 }
 
-// macs computes the key's MAC over the scheme's content, or over each of
-// msgs when the content was prepared beforehand (twilio).
-func (s *Scheme) macs(key []byte, c content, msgs [][]byte) [][]byte {
-	if msgs == nil {
-		m := hmac.New(s.alg.newHash(), key)
-		s.content.write(m, c)
-		return [][]byte{m.Sum(nil)}
+// mac computes the scheme's MAC with key over the template rendered from
+// c, or over msg when c is nil: an HMAC, or for algPlainSHA1 a digest of
+// the content followed by the key.
+func (s *Scheme) mac(key []byte, c *content, msg []byte) []byte {
+	var h hash.Hash
+	if s.alg == algPlainSHA1 {
+		h = s.alg.newHash()()
+	} else {
+		h = hmac.New(s.alg.newHash(), key)
 	}
-	out := make([][]byte, 0, len(msgs))
-	for _, msg := range msgs {
-		m := hmac.New(s.alg.newHash(), key)
-		m.Write(msg)
-		out = append(out, m.Sum(nil))
+	if c != nil {
+		s.content.write(h, *c)
+	} else {
+		h.Write(msg)
 	}
-	return out
+	if s.alg == algPlainSHA1 {
+		h.Write(key)
+	}
+	return h.Sum(nil)
 }
 
 // verifyToken compares a shared-token header with each secret in constant
@@ -310,13 +440,13 @@ func (s *Scheme) usable(secrets []Secret) bool {
 // Sign returns the headers to set on an outbound request: the signature
 // header, and the timestamp and ID headers where the scheme has them.
 // Several secrets (rotation) give several signatures in one header where
-// the format allows it (standard and svix: space-separated; stripe: several
-// v1=; paddle: several h1=); other formats sign with secrets[0] only. A
+// the format allows it (Standard Webhooks: space-separated; Stripe: several
+// v1=; Paddle: several h1=); other formats sign with secrets[0] only. A
 // scheme with a timestamp needs m.Timestamp, one with an ID header needs
-// m.ID. Discord cannot sign: ErrCannotSign.
+// m.ID. A scheme for which CanSign is false returns ErrCannotSign.
 func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
-	if s.alg == algEd25519 {
-		return nil, fmt.Errorf("%w: %s verifies with a public key", ErrCannotSign, s.Name)
+	if !s.CanSign() {
+		return nil, fmt.Errorf("%w: %s is verify-only", ErrCannotSign, s.Name)
 	}
 	var keys [][]byte
 	for _, sec := range secrets {
@@ -327,7 +457,10 @@ func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
 	if len(keys) == 0 {
 		return nil, ErrNoSecret
 	}
-	if s.layout.format == fmtSingle {
+	if s.custom != nil {
+		return s.custom.sign(s, m, secrets)
+	}
+	if !s.layout.multi() {
 		keys = keys[:1]
 	}
 	h := http.Header{}
@@ -354,17 +487,9 @@ func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
 		h.Set(s.sigHeader, string(keys[0]))
 		return h, nil
 	}
-	var msgs [][]byte
-	if s.twilio {
-		msg, err := twilioMessage(m.URL, m.Body)
-		if err != nil {
-			return nil, err
-		}
-		msgs = [][]byte{msg}
-	}
 	sigs := make([]string, len(keys))
 	for i, key := range keys {
-		sigs[i] = s.enc.encode(s.macs(key, c, msgs)[0])
+		sigs[i] = s.enc.encode(s.mac(key, &c, nil))
 	}
 	h.Set(s.sigHeader, s.layout.write(c.ts, sigs))
 	return h, nil

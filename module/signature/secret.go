@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"regexp"
 	"strings"
 	"unicode"
 )
@@ -29,7 +30,33 @@ const (
 	keyBase64
 	// keyHex decodes hex in either case.
 	keyHex
+	// keyBase64V1 is keyBase64 after an optional "v1," (Supabase shows its
+	// secrets as "v1,whsec_<base64>").
+	keyBase64V1
+	// keyInngest strips a "signkey-<env>-" prefix and uses the rest's
+	// bytes as they are (inngestgo).
+	keyInngest
 )
+
+// String describes the key decoding for the presets table.
+func (k keyEncoding) String() string {
+	switch k {
+	case keyBase64:
+		return "base64 after `whsec_`"
+	case keyBase64V1:
+		return "base64 after `v1,whsec_`"
+	case keyHex:
+		return "hex"
+	case keyInngest:
+		return "raw after `signkey-<env>-`"
+	default:
+		return "raw"
+	}
+}
+
+// inngestKeyPrefix matches the environment prefix of an Inngest signing
+// key.
+var inngestKeyPrefix = regexp.MustCompile(`^signkey-\w+-`)
 
 // Secret is one decoded key: an HMAC key, a shared token or an Ed25519
 // public key, depending on the scheme that parsed it. Its zero value is not
@@ -58,13 +85,24 @@ func (s *Scheme) ParseSecret(value string) (Secret, error) {
 	if strings.TrimFunc(value, unicode.IsSpace) != value {
 		return Secret{}, errors.New("secret has leading or trailing whitespace")
 	}
+	if kp, ok := s.custom.(keyParser); ok {
+		key, err := kp.parseKey(value)
+		if err != nil {
+			return Secret{}, err
+		}
+		return newSecret(key, value), nil
+	}
 	var (
 		key []byte
 		err error
 	)
 	switch s.keyEnc {
-	case keyBase64:
-		b64 := strings.TrimPrefix(value, whsecPrefix)
+	case keyBase64, keyBase64V1:
+		b64 := value
+		if s.keyEnc == keyBase64V1 {
+			b64 = strings.TrimPrefix(b64, "v1,")
+		}
+		b64 = strings.TrimPrefix(b64, whsecPrefix)
 		if strings.HasSuffix(b64, "=") {
 			key, err = base64.StdEncoding.DecodeString(b64)
 		} else {
@@ -78,6 +116,8 @@ func (s *Scheme) ParseSecret(value string) (Secret, error) {
 		if err != nil {
 			return Secret{}, errors.New("secret is not valid hex")
 		}
+	case keyInngest:
+		key = []byte(inngestKeyPrefix.ReplaceAllString(value, ""))
 	default:
 		key = []byte(value)
 	}
@@ -87,6 +127,12 @@ func (s *Scheme) ParseSecret(value string) (Secret, error) {
 	case len(key) < MinSecretBytes:
 		return Secret{}, fmt.Errorf("secret is %d bytes once decoded, want at least %d", len(key), MinSecretBytes)
 	}
+	return newSecret(key, value), nil
+}
+
+// newSecret pairs a decoded key with the fingerprint of its configured
+// string.
+func newSecret(key []byte, value string) Secret {
 	sum := sha256.Sum256([]byte(value))
-	return Secret{key: key, fp: hex.EncodeToString(sum[:4])}, nil
+	return Secret{key: key, fp: hex.EncodeToString(sum[:4])}
 }

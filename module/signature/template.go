@@ -114,3 +114,21 @@ func (t template) write(w io.Writer, c content) {
 		}
 	}
 }
+
+// String renders the template with its tokens, as the presets table shows
+// it.
+func (t template) String() string {
+	var b strings.Builder
+	for _, p := range t {
+		if p.field == fieldLiteral {
+			b.WriteString(p.lit)
+			continue
+		}
+		for tok, f := range fieldTokens {
+			if f == p.field {
+				b.WriteString(tok)
+			}
+		}
+	}
+	return b.String()
+}

@@ -13,7 +13,24 @@ const (
 	tsNone tsUnit = iota
 	tsSeconds
 	tsMillis
+	// tsRFC3339 is an RFC 3339 (ISO 8601) date-time with a zone, such as
+	// "2024-05-01T12:00:00.123Z" (Twitch, Box, Zendesk).
+	tsRFC3339
 )
+
+// String names the unit for the presets table.
+func (u tsUnit) String() string {
+	switch u {
+	case tsSeconds:
+		return "s"
+	case tsMillis:
+		return "ms"
+	case tsRFC3339:
+		return "RFC 3339"
+	default:
+		return ""
+	}
+}
 
 // maxTimestampSeconds bounds accepted timestamps (about year 31.7 million):
 // far beyond any real clock, so a milliseconds value sent to a seconds
@@ -23,8 +40,16 @@ const maxTimestampSeconds = 1e15
 
 // parseTimestamp parses a canonical decimal timestamp in the given unit:
 // ASCII digits only, no sign, no leading zero, no whitespace, no exponent,
-// no base prefix. Anything else is ErrMalformedTimestamp.
+// no base prefix; or, for tsRFC3339, an RFC 3339 date-time. Anything else
+// is ErrMalformedTimestamp.
 func parseTimestamp(s string, unit tsUnit) (time.Time, error) {
+	if unit == tsRFC3339 {
+		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil || len(s) > 64 {
+			return time.Time{}, fmt.Errorf("%w: not an RFC 3339 date-time", ErrMalformedTimestamp)
+		}
+		return t, nil
+	}
 	if s == "" || len(s) > 19 {
 		return time.Time{}, fmt.Errorf("%w: want 1 to 19 decimal digits", ErrMalformedTimestamp)
 	}
@@ -54,8 +79,11 @@ func parseTimestamp(s string, unit tsUnit) (time.Time, error) {
 
 // formatTimestamp renders t in the unit, as Sign writes it.
 func formatTimestamp(t time.Time, unit tsUnit) string {
-	if unit == tsMillis {
+	switch unit {
+	case tsMillis:
 		return strconv.FormatInt(t.UnixMilli(), 10)
+	case tsRFC3339:
+		return t.UTC().Format(time.RFC3339)
 	}
 	return strconv.FormatInt(t.Unix(), 10)
 }

@@ -6,9 +6,11 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"net/http"
 	"net/url"
 	"sort"
 	"strings"
+	"time"
 )
 
 // Twilio signs neither a template nor the raw body. Its content is the full
@@ -16,6 +18,50 @@ import (
 // parameter as name+value sorted by name (twilio-go RequestValidator,
 // twilio.com/docs/usage/security). A JSON body is instead bound by a
 // bodySHA256=<hex sha256 of body> query parameter inside the signed URL.
+
+// twilioFamily is Twilio's content as the Scheme's custom hook.
+type twilioFamily struct{}
+
+// verify checks the signature header against each URL variant's content.
+func (twilioFamily) verify(s *Scheme, r Request, secrets []Secret, _ time.Time, _ time.Duration) (Result, error) {
+	v, err := readHeader(r.Header, s.sigHeader)
+	if err != nil {
+		return Result{}, err
+	}
+	p, err := s.layout.parse(v, s.enc)
+	if err != nil {
+		return Result{}, err
+	}
+	cands, err := s.candidates(p.sigs)
+	if err != nil {
+		return Result{}, err
+	}
+	msgs, err := twilioVerifyMessages(r.URL, r.Body)
+	if err != nil {
+		return Result{}, err
+	}
+	idx, matched, err := s.matchMessages(msgs, cands, secrets)
+	if err != nil {
+		return Result{}, err
+	}
+	return s.result(Result{}, idx, matched), nil
+}
+
+// sign signs the message's URL and form with the first usable secret.
+func (twilioFamily) sign(s *Scheme, m Message, secrets []Secret) (http.Header, error) {
+	msg, err := twilioMessage(m.URL, m.Body)
+	if err != nil {
+		return nil, err
+	}
+	for _, sec := range secrets {
+		if len(sec.key) > 0 {
+			h := http.Header{}
+			h.Set(s.sigHeader, s.enc.encode(s.mac(sec.key, nil, msg)))
+			return h, nil
+		}
+	}
+	return nil, ErrNoSecret
+}
 
 // twilioBodyHashParam is the query parameter carrying a JSON body's hash.
 const twilioBodyHashParam = "bodySHA256"

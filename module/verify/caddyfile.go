@@ -171,7 +171,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 			dedupe = defaultDedupe
 		}
 		if tolerance == 0 {
-			tolerance = defaultTolerance
+			tolerance = schemeTolerance(s)
 		}
 		if dedupe < 2*tolerance {
 			return d.Errf("dedupe %s must be at least twice the tolerance %s", dedupe, tolerance)

@@ -80,7 +80,8 @@ type Handler struct {
 	Secrets []Secret `json:"secrets,omitempty"`
 
 	// Tolerance is how far the signed timestamp may be from the clock, in
-	// either direction. Default: 5m.
+	// either direction. Default: the preset's recommended tolerance (see
+	// `caddy webhook presets`), else 5m.
 	Tolerance caddy.Duration `json:"tolerance,omitempty"`
 
 	// Dedupe is how long an answered event ID is remembered. It must be at
@@ -199,9 +200,6 @@ func (h *Handler) provisionScheme() error {
 	if h.Scheme == "" {
 		h.Scheme = defaultScheme
 	}
-	if h.Tolerance == 0 {
-		h.Tolerance = caddy.Duration(defaultTolerance)
-	}
 	if h.Dedupe == 0 {
 		h.Dedupe = caddy.Duration(defaultDedupe)
 	}
@@ -219,6 +217,9 @@ func (h *Handler) provisionScheme() error {
 		return err
 	}
 	h.scheme = scheme
+	if h.Tolerance == 0 {
+		h.Tolerance = caddy.Duration(schemeTolerance(scheme))
+	}
 	if len(h.Secrets) == 0 {
 		return errors.New("at least one secret is required")
 	}
@@ -239,6 +240,15 @@ func (h *Handler) provisionScheme() error {
 			zap.Time("not_after", s.NotAfter))
 	}
 	return nil
+}
+
+// schemeTolerance is the tolerance used when none is configured: the
+// preset's recommended one, else defaultTolerance.
+func schemeTolerance(s *signature.Scheme) time.Duration {
+	if d := s.DefaultTolerance(); d > 0 {
+		return d
+	}
+	return defaultTolerance
 }
 
 // Validate checks the settings that Provision does not derive.
