@@ -35,6 +35,9 @@ type inboundOptions struct {
 	Warmup      time.Duration
 	BodyBytes   int
 	Caddy       string
+	// Profile, if set, is where a CPU profile of Caddy during the
+	// measured rounds is written.
+	Profile string
 }
 
 // routeResult is one measured run of one route.
@@ -100,7 +103,7 @@ func runInbound(o inboundOptions) (inboundReport, error) {
 	}
 	defer upstream.Close()
 	up := upstream.Addr().String()
-	proc, base, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
+	proc, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
 		return fmt.Sprintf(`{
 	webhooks {
 		storage badger %s
@@ -134,8 +137,9 @@ http://%s {
 
 	routes := []string{"plain", "verified"}
 	for _, route := range routes {
-		load(client, base+"/"+route, gen, route == "verified", o.Concurrency, o.Warmup/2)
+		load(client, proc.base+"/"+route, gen, route == "verified", o.Concurrency, o.Warmup/2)
 	}
+	profiled := profileCaddy(proc.admin, o.Profile, time.Duration(2*o.Rounds)*o.Duration)
 	var ratios, added []float64
 	for round := range o.Rounds {
 		order := routes
@@ -144,7 +148,7 @@ http://%s {
 		}
 		byRoute := map[string]routeResult{}
 		for _, route := range order {
-			res := load(client, base+"/"+route, gen, route == "verified", o.Concurrency, o.Duration)
+			res := load(client, proc.base+"/"+route, gen, route == "verified", o.Concurrency, o.Duration)
 			res.Route = route
 			byRoute[route] = res
 			rep.Runs = append(rep.Runs, res)
@@ -155,6 +159,9 @@ http://%s {
 		added = append(added, byRoute["verified"].P99ms-byRoute["plain"].P99ms)
 	}
 	rep.Ratio, rep.AddedP99ms = median(ratios), median(added)
+	if err := profiled(); err != nil {
+		return rep, err
+	}
 	rep.PeakRSSMB, rep.CPUSeconds = procStats(proc.Process.Pid)
 	return rep, nil
 }
@@ -278,49 +285,56 @@ func startUpstream() (net.Listener, error) {
 	return l, nil
 }
 
+// caddyProc is a running Caddy: its process, the base URL of its site and
+// its admin address.
+type caddyProc struct {
+	*exec.Cmd
+	base, admin string
+}
+
 // startCaddy runs Caddy (building ./cmd/caddy unless bin is given) with
 // the Caddyfile that config returns for a listen address and a Badger
 // directory, and returns once it listens.
-func startCaddy(bin, dir string, config func(listen, badgerDir string) string) (*exec.Cmd, string, error) {
+func startCaddy(bin, dir string, config func(listen, badgerDir string) string) (*caddyProc, error) {
 	if bin == "" {
 		bin = filepath.Join(dir, "caddy")
 		build := exec.Command("go", "build", "-o", bin, "github.com/hookguard/hookguard/cmd/caddy")
 		build.Stderr = os.Stderr
 		if err := build.Run(); err != nil {
-			return nil, "", fmt.Errorf("building cmd/caddy: %w", err)
+			return nil, fmt.Errorf("building cmd/caddy: %w", err)
 		}
 	}
 	listen, err := freeAddr()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	admin, err := freeAddr()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	cfg := config(listen, filepath.Join(dir, "badger"))
 	path := filepath.Join(dir, "Caddyfile")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	cmd := exec.Command(bin, "run", "--config", path)
 	cmd.Env = append(os.Environ(), "CADDY_ADMIN="+admin, "XDG_DATA_HOME="+dir, "XDG_CONFIG_HOME="+dir)
 	var logs bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &logs, &logs
 	if err := cmd.Start(); err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
 		if conn, err := net.DialTimeout("tcp", listen, 200*time.Millisecond); err == nil {
 			conn.Close()
-			return cmd, "http://" + listen, nil
+			return &caddyProc{Cmd: cmd, base: "http://" + listen, admin: admin}, nil
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 	_ = cmd.Process.Kill()
 	_ = cmd.Wait()
-	return nil, "", fmt.Errorf("caddy never listened on %s:\n%s", listen, logs.String())
+	return nil, fmt.Errorf("caddy never listened on %s:\n%s", listen, logs.String())
 }
 
 func freeAddr() (string, error) {

@@ -23,6 +23,9 @@ type outboundOptions struct {
 	// Drain bounds the wait for deliveries once intake is done.
 	Drain time.Duration
 	Caddy string
+	// Profile, if set, is where a CPU profile of Caddy's first 10 seconds
+	// of load is written.
+	Profile string
 }
 
 // outboundReport is what the outbound mode measured.
@@ -114,7 +117,7 @@ func runOutbound(o outboundOptions) (outboundReport, error) {
 	defer l.Close()
 	go func() { _ = http.Serve(l, sk) }()
 
-	proc, base, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
+	proc, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
 		return fmt.Sprintf(`{
 	webhooks {
 		storage badger %s
@@ -138,6 +141,7 @@ http://%s {
 	defer func() { _ = proc.Process.Kill(); _ = proc.Wait() }()
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: o.Concurrency, MaxConnsPerHost: o.Concurrency}}
+	profiled := profileCaddy(proc.admin, o.Profile, 10*time.Second)
 	var (
 		mu      sync.Mutex
 		sentAt  = make(map[string]time.Time, o.Events)
@@ -153,7 +157,7 @@ http://%s {
 			for n := next.Add(1); n <= int64(o.Events); n = next.Add(1) {
 				body := fmt.Sprintf(`{"type":"bench.event","data":{"n":%d}}`, n)
 				t0 := time.Now()
-				resp, err := client.Post(base+"/", "application/json", strings.NewReader(body))
+				resp, err := client.Post(proc.base+"/", "application/json", strings.NewReader(body))
 				if err != nil {
 					errs.Add(1)
 					continue
@@ -200,6 +204,9 @@ http://%s {
 	}
 	slices.Sort(lat)
 	rep.P50ms, rep.P99ms = quantile(lat, 0.50), quantile(lat, 0.99)
+	if err := profiled(); err != nil {
+		return rep, err
+	}
 	rep.PeakRSSMB, rep.CPUSeconds = procStats(proc.Process.Pid)
 	return rep, nil
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"path/filepath"
 	"strings"
 	"sync"
 	"time"
@@ -24,6 +25,9 @@ const (
 	dedupePrefix = "dedupe/"
 	// defaultGCInterval is the value-log GC period when BadgerOptions leaves it unset.
 	defaultGCInterval = 5 * time.Minute
+	// dedupeSyncInterval is how often the dedupe database, written without
+	// fsync, is synced: the most a power loss can forget of it.
+	dedupeSyncInterval = time.Second
 	// defaultValueLogFileSize keeps value-log files small enough for GC to
 	// reclaim them on a sidecar (GC never rewrites the active file).
 	defaultValueLogFileSize = 64 << 20
@@ -33,17 +37,25 @@ const (
 	// reads Claim.Expires against the injected clock; Badger's wall-clock TTL
 	// only collects garbage, later than the logic could ever need the record.
 	ttlMargin = time.Hour
-	// ownerAttempts bounds the retries of Extend, Commit and Release after a
-	// write conflict.
-	ownerAttempts = 5
 )
 
-// Badger is the embedded Store: dedupe claims, endpoints, the event log and
-// the delivery queue live in one Badger v4 database in one directory,
-// written with fsync. A value-log GC loop runs in the background until
-// Close. Badger is safe for concurrent use.
+// Badger is the embedded Store: two Badger v4 databases under one
+// directory. A background loop collects their value logs and syncs the
+// dedupe database until Close. Badger is safe for concurrent use.
+//
+// Every write reaches the operating system before it returns, so a crashed
+// process (kill -9) loses nothing. Against power loss the two differ:
+//   - outbound/ (endpoints, the event log, the delivery queue) is written
+//     with fsync, so an acknowledged event is never lost;
+//   - dedupe/ (claims and done records) is synced once a second, so a power
+//     loss can forget the last second of claims, and a provider's retry of
+//     such an event is then forwarded again.
+//
+// Each synced commit costs a disk flush that concurrent writers share;
+// the dedupe side, on every inbound request's path, does not wait for one.
 type Badger struct {
-	db     *badger.DB
+	db     *badger.DB // outbound/, synced on every commit
+	dedupe *badger.DB // dedupe/, synced every dedupeSyncInterval
 	now    func() time.Time
 	logger *zap.Logger
 
@@ -51,12 +63,14 @@ type Badger struct {
 	// claimers queue up instead of failing each other's transactions.
 	// Badger's conflict detection is what keeps a delivery to one token.
 	claimMu sync.Mutex
-	// endpointMu stripes PutEndpoint and UpdateEndpoint by endpoint ID, and
-	// ownerMu stripes Extend, Commit and Release by dedupe key, for the same
-	// reason: an owner's Commit racing its own lease keep-alive must not run
-	// out of conflict retries.
+	// endpointMu stripes PutEndpoint and UpdateEndpoint by endpoint ID, so
+	// that workers recording health queue up instead of failing each
+	// other's transactions.
 	endpointMu [16]sync.Mutex
-	ownerMu    [16]sync.Mutex
+	// claims holds this process's in-flight dedupe claims, and writer
+	// writes every dedupe change (see dedupe_badger.go).
+	claims *claimTable
+	writer *batchWriter
 	// listScanLimit bounds the events one ListEvents call examines.
 	listScanLimit int
 	// beforeCommit, if set, runs before each outbound read-write
@@ -66,10 +80,10 @@ type Badger struct {
 
 	// mu is held shared by every operation and exclusively by Close, so that
 	// no operation touches the database once it is closed.
-	mu     sync.RWMutex
-	closed bool
-	stop   chan struct{} // closed by Close to end the GC loop
-	gcDone chan struct{} // closed when the GC loop has returned
+	mu       sync.RWMutex
+	closed   bool
+	stop     chan struct{} // closed by Close to end the background loop
+	loopDone chan struct{} // closed when the background loop has returned
 }
 
 // BadgerOptions configures OpenBadger. The zero value is ready to use.
@@ -89,8 +103,8 @@ type BadgerOptions struct {
 	valueLogFileSize int64
 }
 
-// OpenBadger opens (creating it if needed) the Badger database in dir with
-// options sized for a small sidecar, and starts its value-log GC loop.
+// OpenBadger opens (creating them if needed) the Badger databases under dir
+// with options sized for a small sidecar, and starts the background loop.
 // If dir is already open, the error wraps ErrDirInUse.
 func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	if o.Logger == nil {
@@ -105,19 +119,47 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	if o.valueLogFileSize == 0 {
 		o.valueLogFileSize = defaultValueLogFileSize
 	}
-	// Measured starting point from reliability.md. WithLoggingLevel is not
-	// used: it would replace the zap adapter with Badger's stderr logger.
+	outbound, err := openBadgerDB(filepath.Join(dir, "outbound"), o, true)
+	if err != nil {
+		return nil, err
+	}
+	dedupe, err := openBadgerDB(filepath.Join(dir, "dedupe"), o, false)
+	if err != nil {
+		outbound.Close()
+		return nil, err
+	}
+	b := &Badger{
+		db:       outbound,
+		dedupe:   dedupe,
+		claims:   newClaimTable(),
+		writer:   newBatchWriter(dedupe),
+		now:      o.Now,
+		logger:   o.Logger,
+		stop:     make(chan struct{}),
+		loopDone: make(chan struct{}),
+
+		listScanLimit: ListScanLimit,
+	}
+	go b.background(o.GCInterval)
+	return b, nil
+}
+
+// openBadgerDB opens one database, with fsync on every commit if sync.
+// The options are reliability.md's measured starting point, with caches
+// halved since there are two databases. WithLoggingLevel is not used: it
+// would replace the zap adapter with Badger's stderr logger.
+func openBadgerDB(dir string, o BadgerOptions, sync bool) (*badger.DB, error) {
 	opts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{o.Logger.Named("badger")}).
-		WithSyncWrites(true).
+		WithSyncWrites(sync).
 		WithDetectConflicts(true).
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(16 << 20).
 		WithNumMemtables(2).
 		WithValueThreshold(64 << 10).
 		WithValueLogFileSize(o.valueLogFileSize).
-		WithBlockCacheSize(16 << 20).
-		WithIndexCacheSize(16 << 20).
+		WithBlockCacheSize(8 << 20).
+		WithIndexCacheSize(8 << 20).
 		WithNumCompactors(2).
 		WithCompactL0OnClose(true)
 	db, err := badger.Open(opts)
@@ -129,87 +171,7 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 		}
 		return nil, fmt.Errorf("opening badger at %s: %w", dir, err)
 	}
-	b := &Badger{
-		db:     db,
-		now:    o.Now,
-		logger: o.Logger,
-		stop:   make(chan struct{}),
-		gcDone: make(chan struct{}),
-
-		listScanLimit: ListScanLimit,
-	}
-	go b.gcLoop(o.GCInterval)
-	return b, nil
-}
-
-// Reserve implements Dedupe.
-func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Duration) (Claim, bool, error) {
-	if err := checkClaimArgs(key, token); err != nil {
-		return Claim{}, false, err
-	}
-	if err := checkPositive("lease", lease); err != nil {
-		return Claim{}, false, err
-	}
-	if err := b.acquire(ctx); err != nil {
-		return Claim{}, false, err
-	}
-	defer b.mu.RUnlock()
-	txn := b.db.NewTransaction(true)
-	defer txn.Discard()
-	return b.reserveIn(txn, key, token, lease)
-}
-
-// reserveIn is Reserve within txn, which it commits. It is apart from
-// Reserve so that tests can hand it a transaction that is bound to conflict.
-func (b *Badger) reserveIn(txn *badger.Txn, key, token string, lease time.Duration) (Claim, bool, error) {
-	now := b.now()
-	k := dedupeKey(key)
-	cur, found, err := getClaim(txn, k)
-	if err != nil {
-		return Claim{}, false, fmt.Errorf("reserving dedupe claim: %w", err)
-	}
-	if found && now.Before(cur.Expires) {
-		return cur, false, nil
-	}
-	c := Claim{State: InFlight, Token: token, Expires: now.Add(lease)}
-	if err := setClaim(txn, k, c, lease); err != nil {
-		return Claim{}, false, fmt.Errorf("reserving dedupe claim: %w", err)
-	}
-	if err := txn.Commit(); err != nil {
-		if errors.Is(err, badger.ErrConflict) {
-			// A concurrent Reserve wrote the key first: it owns it now.
-			return Claim{State: InFlight}, false, nil
-		}
-		return Claim{}, false, fmt.Errorf("reserving dedupe claim: %w", err)
-	}
-	return c, true, nil
-}
-
-// Extend implements Dedupe.
-func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Duration) error {
-	if err := checkPositive("lease", lease); err != nil {
-		return err
-	}
-	return b.asOwner(ctx, "extending", key, token, func(txn *badger.Txn, k []byte, now time.Time) error {
-		return setClaim(txn, k, Claim{State: InFlight, Token: token, Expires: now.Add(lease)}, lease)
-	})
-}
-
-// Commit implements Dedupe.
-func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, ttl time.Duration) error {
-	if err := checkPositive("ttl", ttl); err != nil {
-		return err
-	}
-	return b.asOwner(ctx, "committing", key, token, func(txn *badger.Txn, k []byte, now time.Time) error {
-		return setClaim(txn, k, Claim{State: Done, Expires: now.Add(ttl), Response: resp}, ttl)
-	})
-}
-
-// Release implements Dedupe.
-func (b *Badger) Release(ctx context.Context, key, token string) error {
-	return b.asOwner(ctx, "releasing", key, token, func(txn *badger.Txn, k []byte, _ time.Time) error {
-		return txn.Delete(k)
-	})
+	return db, nil
 }
 
 // Len counts the dedupe keys stored, lapsed ones included until Badger's
@@ -221,7 +183,7 @@ func (b *Badger) Len(ctx context.Context) (int, error) {
 	}
 	defer b.mu.RUnlock()
 	n := 0
-	err := b.db.View(func(txn *badger.Txn) error {
+	err := b.dedupe.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(dedupePrefix)})
 		defer it.Close()
 		for it.Rewind(); it.Valid(); it.Next() {
@@ -232,8 +194,9 @@ func (b *Badger) Len(ctx context.Context) (int, error) {
 	return n, err
 }
 
-// Close stops the GC loop and closes the database, waiting for operations
-// under way. It is idempotent; operations after it return ErrClosed.
+// Close stops the background loop and closes the databases, waiting for
+// operations under way. It is idempotent; operations after it return
+// ErrClosed.
 func (b *Badger) Close() error {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -242,11 +205,15 @@ func (b *Badger) Close() error {
 	}
 	b.closed = true
 	close(b.stop)
-	<-b.gcDone
-	if err := b.db.Close(); err != nil {
-		return fmt.Errorf("closing badger at %s: %w", b.db.Opts().Dir, err)
+	<-b.loopDone
+	b.writer.close()
+	var errs []error
+	for _, db := range []*badger.DB{b.dedupe, b.db} {
+		if err := db.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("closing badger at %s: %w", db.Opts().Dir, err))
+		}
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // acquire checks ctx and takes b.mu shared; on success the caller must
@@ -263,44 +230,6 @@ func (b *Badger) acquire(ctx context.Context) error {
 	return nil
 }
 
-// asOwner runs write on key's claim in a read-write transaction if token
-// holds a live in-flight claim on it, and returns ErrNotOwner otherwise.
-// A write conflict is retried up to ownerAttempts times: each attempt reads
-// the claim afresh, so a new owner turns the retry into ErrNotOwner.
-func (b *Badger) asOwner(ctx context.Context, op, key, token string, write func(txn *badger.Txn, k []byte, now time.Time) error) error {
-	if err := checkClaimArgs(key, token); err != nil {
-		return err
-	}
-	if err := b.acquire(ctx); err != nil {
-		return err
-	}
-	defer b.mu.RUnlock()
-	mu := stripe(&b.ownerMu, key)
-	mu.Lock()
-	defer mu.Unlock()
-	k := dedupeKey(key)
-	for range ownerAttempts {
-		err := b.db.Update(func(txn *badger.Txn) error {
-			now := b.now()
-			c, found, err := getClaim(txn, k)
-			if err != nil {
-				return err
-			}
-			if !found || c.State != InFlight || c.Token != token || !now.Before(c.Expires) {
-				return ErrNotOwner
-			}
-			return write(txn, k, now)
-		})
-		switch {
-		case err == nil || errors.Is(err, ErrNotOwner):
-			return err
-		case !errors.Is(err, badger.ErrConflict):
-			return fmt.Errorf("%s dedupe claim: %w", op, err)
-		}
-	}
-	return fmt.Errorf("%s dedupe claim: %w (%d attempts)", op, badger.ErrConflict, ownerAttempts)
-}
-
 // stripe returns the mutex of locks that guards key.
 func stripe(locks *[16]sync.Mutex, key string) *sync.Mutex {
 	h := fnv.New32a()
@@ -308,16 +237,25 @@ func stripe(locks *[16]sync.Mutex, key string) *sync.Mutex {
 	return &locks[h.Sum32()%uint32(len(locks))]
 }
 
-// gcLoop runs value-log GC every interval until Close.
-func (b *Badger) gcLoop(interval time.Duration) {
-	defer close(b.gcDone)
-	t := time.NewTicker(interval)
-	defer t.Stop()
+// background syncs the dedupe database and forgets lapsed in-flight
+// claims every dedupeSyncInterval, and runs value-log GC every
+// gcInterval, until Close.
+func (b *Badger) background(gcInterval time.Duration) {
+	defer close(b.loopDone)
+	gc := time.NewTicker(gcInterval)
+	defer gc.Stop()
+	sync := time.NewTicker(dedupeSyncInterval)
+	defer sync.Stop()
 	for {
 		select {
 		case <-b.stop:
 			return
-		case <-t.C:
+		case <-sync.C:
+			b.claims.sweep(b.now())
+			if err := b.dedupe.Sync(); err != nil {
+				b.logger.Warn("syncing dedupe store", zap.Error(err))
+			}
+		case <-gc.C:
 			if n := b.collectValueLog(); n > 0 {
 				b.logger.Debug("value log gc", zap.Int("files_rewritten", n))
 			}
@@ -325,19 +263,28 @@ func (b *Badger) gcLoop(interval time.Duration) {
 	}
 }
 
-// collectValueLog rewrites value-log files, as long as each pass finds one
-// that is at least half garbage and Close has not begun, and returns how
-// many it rewrote.
+// collectValueLog rewrites value-log files of both databases, as long as
+// each pass finds one that is at least half garbage and Close has not
+// begun, and returns how many it rewrote.
 func (b *Badger) collectValueLog() int {
+	n := 0
+	for _, db := range []*badger.DB{b.dedupe, b.db} {
+		n += b.collectOne(db)
+	}
+	return n
+}
+
+// collectOne is collectValueLog for one database.
+func (b *Badger) collectOne(db *badger.DB) int {
 	for n := 0; ; n++ {
 		select {
 		case <-b.stop:
 			return n
 		default:
 		}
-		if err := b.db.RunValueLogGC(gcDiscardRatio); err != nil {
+		if err := db.RunValueLogGC(gcDiscardRatio); err != nil {
 			if !errors.Is(err, badger.ErrNoRewrite) && !errors.Is(err, badger.ErrRejected) {
-				b.logger.Warn("value log gc failed", zap.Error(err))
+				b.logger.Warn("value log gc failed", zap.String("dir", db.Opts().Dir), zap.Error(err))
 			}
 			return n
 		}
@@ -347,32 +294,6 @@ func (b *Badger) collectValueLog() int {
 // dedupeKey is the database key of a dedupe claim.
 func dedupeKey(key string) []byte {
 	return append([]byte(dedupePrefix), key...)
-}
-
-// getClaim reads the claim at k, reporting whether one is stored.
-func getClaim(txn *badger.Txn, k []byte) (Claim, bool, error) {
-	item, err := txn.Get(k)
-	if errors.Is(err, badger.ErrKeyNotFound) {
-		return Claim{}, false, nil
-	}
-	if err != nil {
-		return Claim{}, false, err
-	}
-	v, err := item.ValueCopy(nil)
-	if err != nil {
-		return Claim{}, false, err
-	}
-	c, err := decodeClaim(v)
-	if err != nil {
-		return Claim{}, false, err
-	}
-	return c, true, nil
-}
-
-// setClaim writes c at k. Badger's TTL is life plus ttlMargin: a backstop
-// for garbage, never what decides expiry.
-func setClaim(txn *badger.Txn, k []byte, c Claim, life time.Duration) error {
-	return txn.SetEntry(badger.NewEntry(k, encodeClaim(c)).WithTTL(life + ttlMargin))
 }
 
 // badgerLogger adapts a zap logger to badger.Logger, keeping warnings and

@@ -20,27 +20,6 @@ import (
 
 var testStart = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
 
-// TestReserveConflictIsInFlight: a Reserve whose commit conflicts with a
-// concurrent Reserve reports in flight, never a new claim (case 38).
-func TestReserveConflictIsInFlight(t *testing.T) {
-	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
-	// The loser's snapshot predates the winner's commit, so it reads the key
-	// as absent and only learns of the winner when it commits.
-	loser := b.db.NewTransaction(true)
-	defer loser.Discard()
-	if _, owned, err := b.Reserve(context.Background(), "k", "winner", time.Minute); err != nil || !owned {
-		t.Fatalf("winner: owned=%v err=%v", owned, err)
-	}
-	c, owned, err := b.reserveIn(loser, "k", "loser", time.Minute)
-	if err != nil || owned || c.State != InFlight {
-		t.Fatalf("conflicting Reserve = (%+v, %v, %v), want (in_flight, false, nil)", c, owned, err)
-	}
-	c, _, err = b.Reserve(context.Background(), "k", "third", time.Minute)
-	if err != nil || c.Token != "winner" {
-		t.Fatalf("after the conflict: (%+v, %v), want the winner's claim", c, err)
-	}
-}
-
 // TestReleasedClaimsStayGoneAfterGC: claims deleted after their large done
 // records lapsed do not come back once value-log GC has rewritten the files
 // that held those records, and the store reopened (case 53, badger #2286).
@@ -86,7 +65,7 @@ func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
 	// live: a record that came back would be seen as done.
 	now = testStart
 	b = openInternal(t, dir, clock, 1<<20)
-	err := b.db.View(func(txn *badger.Txn) error {
+	err := b.dedupe.View(func(txn *badger.Txn) error {
 		for _, k := range keys {
 			if _, err := txn.Get(dedupeKey(k)); !errors.Is(err, badger.ErrKeyNotFound) {
 				return fmt.Errorf("%s: Get = %v, want ErrKeyNotFound", k, err)

@@ -120,8 +120,10 @@ type EventFilter struct {
 }
 
 // Outbound is the durable side of outbound delivery: endpoints, the event
-// log, and the queue of deliveries. Every write returns only once it is
-// synced.
+// log, and the queue of deliveries. Every write survives a crash of the
+// process once it returns. Against power loss, endpoints and CreateEvent
+// are synced before they return; a backend may sync ClaimDue and
+// UpdateDelivery later, since losing them only causes a redelivery.
 //
 // Events and their deliveries are kept for the retention given to
 // CreateEvent, measured by the backend's clock: from then on they are not

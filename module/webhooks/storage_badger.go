@@ -22,7 +22,8 @@ func init() {
 var badgers = caddy.NewUsagePool()
 
 // BadgerStorage is the embedded Badger store, the default backend: no
-// setup, one directory on disk. Writes are fsync'd before they return.
+// setup, one directory on disk (see store.Badger for what each write
+// survives).
 //
 // The database is opened when the app starts (or on first use), not when
 // the config is provisioned, so `caddy validate` works next to a running
