@@ -23,7 +23,7 @@ func benchStore(b *testing.B) *store.Badger {
 }
 
 // BenchmarkDedupeClaimCommit is the store's share of one verified inbound
-// webhook: a Reserve and a Commit, each synced to disk.
+// webhook: a Reserve and a Commit.
 func BenchmarkDedupeClaimCommit(b *testing.B) {
 	resp := store.Response{Status: 200, ContentType: "application/json", Body: []byte(`{"ok":true}`)}
 	ctx := context.Background()
