@@ -1,16 +1,84 @@
 package signature
 
+import "time"
+
 // bodyRows are family D: an HMAC of the body alone. Each row cites the
-// source its rules were checked against.
+// source its rules were checked against. An ID header these providers send
+// (a delivery ID) is unsigned, so it is never the dedupe key.
 var bodyRows = []hmacRow{
-	// GitHub docs and go-github: "sha256=<hex>"; X-GitHub-Delivery is
-	// unsigned, so there is no ID.
+	// GitHub docs and go-github: "sha256=<hex>".
 	{name: "github", header: "X-Hub-Signature-256", prefix: "sha256=", enc: encHex,
 		source: "docs.github.com/en/webhooks/using-webhooks/validating-webhook-deliveries; go-github"},
-	// Shopify docs: canonical base64; the webhook and event ID headers are
-	// unsigned.
+	// Shopify docs: canonical base64.
 	{name: "shopify", header: "X-Shopify-Hmac-Sha256", enc: encBase64,
 		source: "shopify.dev/docs/apps/build/webhooks/verify-deliveries"},
 	// Gately (design.md): "sha256=<hex>", ID is the body's "id".
 	{name: "gately", header: "X-Gately-Signature", prefix: "sha256=", enc: encHex, idField: "id", source: "design.md"},
+	// Gitea and Forgejo: bare hex.
+	{name: "gitea", header: "X-Gitea-Signature", enc: encHex, source: "docs.gitea.com/usage/webhooks"},
+	// Bitbucket Cloud: "sha256=<hex>" in X-Hub-Signature (no -256).
+	{name: "bitbucket", header: "X-Hub-Signature", prefix: "sha256=", enc: encHex,
+		source: "bitbucket.org/blog/enhanced-webhook-security"},
+	// Meta (Facebook, Instagram, WhatsApp): "sha256=<hex>" with the app secret.
+	{name: "meta", header: "X-Hub-Signature-256", prefix: "sha256=", enc: encHex,
+		source: "developers.facebook.com/docs/graph-api/webhooks/getting-started#validate-payloads"},
+	// Intercom: "sha1=<hex>", HMAC-SHA1 with the client secret.
+	{name: "intercom", header: "X-Hub-Signature", prefix: "sha1=", alg: algSHA1, enc: encHex, idField: "id",
+		source: "developers.intercom.com/docs/webhooks"},
+	// Notion: "sha256=<hex>" with the verification token.
+	{name: "notion", header: "X-Notion-Signature", prefix: "sha256=", enc: encHex, idField: "id",
+		source: "developers.notion.com/reference/webhooks"},
+	// Mollie next-gen webhooks: "sha256=<hex>".
+	{name: "mollie", header: "X-Mollie-Signature", prefix: "sha256=", enc: encHex, idField: "id",
+		source: "docs.mollie.com/reference/webhooks-new"},
+	// Typeform: "sha256=<base64>".
+	{name: "typeform", header: "Typeform-Signature", prefix: "sha256=", enc: encBase64, idField: "event_id",
+		source: "typeform.com/developers/webhooks/secure-your-webhooks"},
+	// X (Twitter) Account Activity: "sha256=<base64>" with the consumer secret.
+	{name: "twitter", header: "x-twitter-webhooks-signature", prefix: "sha256=", enc: encBase64,
+		source: "developer.x.com/en/docs/x-api/enterprise/account-activity-api/guides/securing-webhooks"},
+	// PagerDuty v3 and go-pagerduty webhookv3: "v1=<hex>[,v1=<hex>]".
+	{name: "pagerduty", header: "X-PagerDuty-Signature", prefix: "v1=", multi: ",", enc: encHex, idField: "event.id",
+		source: "developer.pagerduty.com/docs/webhooks/webhook-signatures; go-pagerduty webhookv3"},
+	// CircleCI: "v1=<hex>[,…]".
+	{name: "circleci", header: "circleci-signature", prefix: "v1=", multi: ",", enc: encHex, idField: "id",
+		source: "circleci.com/docs/outbound-webhooks"},
+	// WooCommerce: base64; X-WC-Webhook-Delivery-ID is unsigned.
+	{name: "woocommerce", header: "X-WC-Webhook-Signature", enc: encBase64,
+		source: "woocommerce.github.io/woocommerce-rest-api-docs/#webhooks"},
+	// DocuSign Connect: base64 in X-DocuSign-Signature-1, -2, … one per
+	// active HMAC key (the first five are read).
+	{name: "docusign", header: "X-DocuSign-Signature-1", enc: encBase64,
+		altHeaders: []string{"X-DocuSign-Signature-2", "X-DocuSign-Signature-3", "X-DocuSign-Signature-4", "X-DocuSign-Signature-5"},
+		source:     "developers.docusign.com/platform/webhooks/connect/hmac"},
+	// LINE Messaging API and line-bot-sdk-go webhook.ValidateSignature: base64.
+	{name: "line", header: "x-line-signature", enc: encBase64,
+		source: "developers.line.biz/en/reference/messaging-api/#signature-validation; line-bot-sdk-go/v8"},
+	// Linear: hex; the signed body's webhookTimestamp (ms) must be within
+	// 60 s; Linear-Delivery is unsigned.
+	{name: "linear", header: "Linear-Signature", enc: encHex, tsField: "webhookTimestamp", tolerance: time.Minute,
+		source: "linear.app/developers/webhooks"},
+	// Sentry integration platform: hex; Request-ID is unsigned.
+	{name: "sentry", header: "Sentry-Hook-Signature", enc: encHex,
+		source: "docs.sentry.io/organization/integrations/integration-platform/webhooks"},
+	// Vercel: hex HMAC-SHA1.
+	{name: "vercel", header: "x-vercel-signature", alg: algSHA1, enc: encHex, idField: "id",
+		source: "vercel.com/docs/webhooks/webhooks-api#securing-webhooks"},
+	// Razorpay and razorpay-go utils.VerifyWebhookSignature: hex;
+	// x-razorpay-event-id is unsigned.
+	{name: "razorpay", header: "X-Razorpay-Signature", enc: encHex,
+		source: "razorpay.com/docs/webhooks/validate-test; razorpay-go utils"},
+	// Lemon Squeezy: hex in X-Signature.
+	{name: "lemonsqueezy", header: "X-Signature", enc: encHex,
+		source: "docs.lemonsqueezy.com/help/webhooks/signing-requests"},
+	// Alchemy Notify: hex.
+	{name: "alchemy", header: "X-Alchemy-Signature", enc: encHex, idField: "id",
+		source: "docs.alchemy.com/reference/notify-api-quickstart#webhook-signature--security"},
+	// Cal.com: hex, no prefix.
+	{name: "calcom", header: "X-Cal-Signature-256", enc: encHex,
+		source: "cal.com/docs/developing/guides/automation/webhooks#verifying-the-authenticity"},
+	// Adyen platform webhooks: base64 in HmacSignature, the HMAC key
+	// hex-decoded.
+	{name: "adyen", header: "HmacSignature", enc: encBase64, key: keyHex,
+		source: "docs.adyen.com/development-resources/webhooks/verify-hmac-signatures"},
 }

@@ -16,4 +16,30 @@ var pairsRows = []pairsRow{
 	{name: "paddle", header: "Paddle-Signature", tsKey: "ts", tag: "h1", sep: ";", unit: tsSeconds,
 		content: "{timestamp}:{body}", enc: encHexLower, idField: "event_id",
 		source: "developer.paddle.com/webhooks/signature-verification; paddle-go-sdk/v4"},
+	// Calendly: "t=<s>,v1=<hex>" over "{t}.{body}", 3 minutes.
+	{name: "calendly", header: "Calendly-Webhook-Signature", tsKey: "t", tag: "v1", sep: ",", unit: tsSeconds,
+		content: "{timestamp}.{body}", enc: encHex, tolerance: 3 * time.Minute,
+		source: "developer.calendly.com/api-docs webhook signatures"},
+	// WorkOS: "t=<ms>, v1=<hex>" (a space after the comma) over "{t}.{body}";
+	// its SDKs default to 180 s.
+	{name: "workos", header: "WorkOS-Signature", tsKey: "t", tag: "v1", sep: ", ", unit: tsMillis,
+		content: "{timestamp}.{body}", enc: encHex, idField: "id", tolerance: 3 * time.Minute,
+		source: "workos.com/docs/events/data-syncing/webhooks; workos-go pkg/webhooks/client.go"},
+	// Mux: "t=<s>,v1=<hex>" over "{t}.{body}", 300 s in its SDKs.
+	{name: "mux", header: "Mux-Signature", tsKey: "t", tag: "v1", sep: ",", unit: tsSeconds,
+		content: "{timestamp}.{body}", enc: encHex, idField: "id", tolerance: 5 * time.Minute,
+		source: "docs.mux.com/core/verify-webhook-signatures"},
+	// Inngest: "t=<s>&s=<hex>" over "{body}{t}", the key is the signing key
+	// after "signkey-<env>-", as ASCII; 5 minutes (signatureTimeDeltaMax).
+	{name: "inngest", header: "X-Inngest-Signature", tsKey: "t", tag: "s", sep: "&", unit: tsSeconds,
+		content: "{body}{timestamp}", enc: encHex, key: keyInngest, tolerance: 5 * time.Minute,
+		source: "inngest.com/docs/platform/signing-keys; inngestgo signature.go"},
+	// Knock: "t=<ms>,s=<base64>" over "{t}.{body}", milliseconds.
+	{name: "knock", header: "x-knock-signature", tsKey: "t", tag: "s", sep: ",", unit: tsMillis,
+		content: "{timestamp}.{body}", enc: encBase64, idField: "id", tolerance: 5 * time.Minute,
+		source: "docs.knock.app/developer-tools/outbound-webhooks"},
+	// Recurly: "<ms>,<hex>[,<hex>]" over "{ts}.{body}", JSON notifications.
+	{name: "recurly", header: "recurly-signature", leading: true, sep: ",", unit: tsMillis,
+		content: "{timestamp}.{body}", enc: encHex, idField: "id",
+		source: "docs.recurly.com/recurly-subscriptions/docs/signature-verification"},
 }

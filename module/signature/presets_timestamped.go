@@ -22,4 +22,39 @@ var timestampedRows = []hmacRow{
 	// Enforgate (design.md): hex over "{ts}.{body}", milliseconds, no ID.
 	{name: "enforgate", header: "x-enforgate-signature", tsHeader: "x-enforgate-timestamp", unit: tsMillis,
 		content: "{timestamp}.{body}", enc: encHex, source: "design.md"},
+	// Zoom: "v0=<hex>" over "v0:{ts}:{body}"; no window documented.
+	{name: "zoom", header: "x-zm-signature", prefix: "v0=", tsHeader: "x-zm-request-timestamp", unit: tsSeconds,
+		content: "v0:{timestamp}:{body}", enc: encHex,
+		source: "developers.zoom.us/docs/api/webhooks/#verify-webhook-events"},
+	// Webflow: hex over "{ts}:{body}", milliseconds, 5 minutes.
+	{name: "webflow", header: "x-webflow-signature", tsHeader: "x-webflow-timestamp", unit: tsMillis,
+		content: "{timestamp}:{body}", enc: encHex, tolerance: 5 * time.Minute,
+		source: "developers.webflow.com/data/docs/working-with-webhooks#validating-request-signatures"},
+	// Zendesk: base64 over "{ts}{body}", ISO 8601 timestamp, the secret used
+	// verbatim although it looks like base64.
+	{name: "zendesk", header: "X-Zendesk-Webhook-Signature", tsHeader: "X-Zendesk-Webhook-Signature-Timestamp", unit: tsRFC3339,
+		content: "{timestamp}{body}", enc: encBase64,
+		source: "developer.zendesk.com/documentation/webhooks/verifying"},
+	// Box: base64 over "{body}{ts}" in PRIMARY and SECONDARY (one per key),
+	// ISO 8601 timestamp, 10 minutes; BOX-DELIVERY-ID is unsigned.
+	{name: "box", header: "BOX-SIGNATURE-PRIMARY", altHeaders: []string{"BOX-SIGNATURE-SECONDARY"}, tsHeader: "BOX-DELIVERY-TIMESTAMP",
+		unit: tsRFC3339, content: "{body}{timestamp}", enc: encBase64, idField: "id", tolerance: 10 * time.Minute,
+		source: "developer.box.com/guides/webhooks/v2/signatures-v2"},
+	// Twitch EventSub: "sha256=<hex>" over "{id}{ts}{body}" with the signed
+	// message ID, RFC 3339 timestamp, 10 minutes.
+	{name: "twitch", header: "Twitch-Eventsub-Message-Signature", prefix: "sha256=", tsHeader: "Twitch-Eventsub-Message-Timestamp",
+		idHeader: "Twitch-Eventsub-Message-Id", unit: tsRFC3339, content: "{id}{timestamp}{body}", enc: encHex, tolerance: 10 * time.Minute,
+		source: "dev.twitch.tv/docs/eventsub/handling-webhook-events"},
+	// Mailgun and mailgun-go VerifyWebhookSignature: hex over
+	// "{timestamp}{token}" from the body's signature object (form posts:
+	// top-level fields). The event data is not signed; the signed token is
+	// the dedupe key, as Mailgun advises.
+	{name: "mailgun", sigField: "signature.signature", tsField: "signature.timestamp", idField: "signature.token", unit: tsSeconds,
+		content: "{timestamp}{id}", enc: encHex,
+		source: "documentation.mailgun.com/docs/mailgun/user-manual/webhooks/securing-webhooks; mailgun-go/v4"},
+	// Cloudinary: hex SHA-1 (not HMAC) of "{body}{ts}{api_secret}"; its SDKs
+	// accept 2 hours by default.
+	{name: "cloudinary", header: "X-Cld-Signature", tsHeader: "X-Cld-Timestamp", unit: tsSeconds,
+		content: "{body}{timestamp}", alg: algPlainSHA1, enc: encHex, tolerance: 2 * time.Hour,
+		source: "cloudinary.com/documentation/notification_signatures"},
 }

@@ -371,20 +371,16 @@ func TestReliabilityCase10(t *testing.T) {
 func TestReliabilityCase11(t *testing.T) {
 	now := time.Unix(1700000000, 0)
 	for _, name := range Names() {
-		if name == "discord" {
-			continue // cannot sign; covered below with its vector
-		}
 		s := mustLookup(t, name)
-		secret := "a-perfectly-fine-secret"
-		if name == "standard" || name == "svix" {
-			secret = swSecret
+		if !s.CanSign() || s.custom != nil {
+			continue // discord is covered below with its vector; custom families test their own
 		}
-		secrets := []Secret{mustSecret(t, s, secret)}
+		secrets := []Secret{mustSecret(t, s, testSecret(s, 0))}
 		h, err := s.Sign(Message{ID: "msg_1", Timestamp: now, Body: []byte(`{"id":"1"}`), URL: "https://example.com/"}, secrets)
 		if err != nil {
 			t.Fatalf("%s: Sign: %v", name, err)
 		}
-		for _, hdr := range s.Headers() {
+		for _, hdr := range s.requiredHeaders() {
 			for _, empty := range []bool{false, true} {
 				r := Request{Header: h.Clone(), Body: []byte(`{"id":"1"}`), URL: "https://example.com/"}
 				if empty {

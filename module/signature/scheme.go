@@ -181,15 +181,20 @@ func (s *Scheme) CanSign() bool {
 }
 
 // Headers returns the names of the headers the scheme reads, signature
-// header first.
+// header first and optional ones last.
 func (s *Scheme) Headers() []string {
+	return append(s.requiredHeaders(), s.altHeaders...)
+}
+
+// requiredHeaders are the headers without which Verify refuses a request.
+func (s *Scheme) requiredHeaders() []string {
 	var names []string
 	for _, n := range []string{s.sigHeader, s.tsHeader, s.idHeader} {
 		if n != "" {
 			names = append(names, n)
 		}
 	}
-	return append(names, s.altHeaders...)
+	return names
 }
 
 // Verify checks r against every secret and returns what the signature

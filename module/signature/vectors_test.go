@@ -27,6 +27,10 @@ type vector struct {
 	// ShortSecret marks a documented example whose secret is shorter than
 	// MinSecretBytes; the test builds the key directly.
 	ShortSecret bool `json:"short_secret"`
+	// Tamper, when set, is the body text whose first byte the tampered twin
+	// flips, for a scheme that signs only part of the body (Mailgun's
+	// token); otherwise the middle byte is flipped.
+	Tamper string `json:"tamper"`
 }
 
 const vectorDir = "../../testdata/vectors"
@@ -80,6 +84,23 @@ func (v vector) secret(t *testing.T, s *Scheme) Secret {
 	return sec
 }
 
+// verify checks the vector as given and returns its scheme, secrets,
+// clock and result.
+func (v vector) verify(t *testing.T) (*Scheme, []Secret, time.Time, Result) {
+	t.Helper()
+	s, ok := Lookup(v.Scheme)
+	if !ok {
+		t.Fatalf("unknown scheme %q", v.Scheme)
+	}
+	secrets := []Secret{v.secret(t, s)}
+	now := time.Unix(v.Now, 0)
+	res, err := s.Verify(v.request(), secrets, now, 5*time.Minute)
+	if err != nil {
+		t.Fatalf("Verify: %v", err)
+	}
+	return s, secrets, now, res
+}
+
 // TestVectors verifies every provider vector, then flips one body byte and
 // expects ErrInvalidSignature (or, for a token scheme that covers no
 // content, success under a different dedupe key).
@@ -92,16 +113,7 @@ func TestVectors(t *testing.T) {
 	}
 	for name, v := range vs {
 		t.Run(name, func(t *testing.T) {
-			s, ok := Lookup(v.Scheme)
-			if !ok {
-				t.Fatalf("unknown scheme %q", v.Scheme)
-			}
-			secrets := []Secret{v.secret(t, s)}
-			now := time.Unix(v.Now, 0)
-			res, err := s.Verify(v.request(), secrets, now, 5*time.Minute)
-			if err != nil {
-				t.Fatalf("Verify: %v", err)
-			}
+			s, secrets, now, res := v.verify(t)
 			if res.ID != v.ID {
 				t.Errorf("ID = %q, want %q", res.ID, v.ID)
 			}
@@ -113,7 +125,13 @@ func TestVectors(t *testing.T) {
 			}
 
 			tampered := v.request()
-			tampered.Body[len(tampered.Body)/2] ^= 0x01
+			pos := len(tampered.Body) / 2
+			if v.Tamper != "" {
+				if pos = strings.Index(v.Body, v.Tamper); pos < 0 {
+					t.Fatalf("tamper text %q not in the body", v.Tamper)
+				}
+			}
+			tampered.Body[pos] ^= 0x01
 			res2, err := s.Verify(tampered, secrets, now, 5*time.Minute)
 			if s.alg == algToken {
 				if err != nil || res2.DedupeKey == res.DedupeKey {
@@ -123,6 +141,45 @@ func TestVectors(t *testing.T) {
 			}
 			if !errors.Is(err, ErrInvalidSignature) {
 				t.Errorf("tampered body: err = %v, want ErrInvalidSignature", err)
+			}
+		})
+	}
+}
+
+// unsignedIDHeaders are delivery-ID headers providers send outside the
+// signature (providers.md §2.1), set on every vector below.
+var unsignedIDHeaders = []string{
+	"X-GitHub-Delivery", "X-Shopify-Webhook-Id", "X-Shopify-Event-Id", "X-Gitlab-Event-UUID", "Idempotency-Key",
+	"BOX-DELIVERY-ID", "x-razorpay-event-id", "Linear-Delivery", "X-WC-Webhook-Delivery-ID", "X-Request-UUID",
+	"Request-ID", "Upstash-Message-Id", "x-zendesk-webhook-invocation-id", "X-Foil-Event", "X-Webhook-Id",
+}
+
+// TestDedupeKeyIgnoresUnsignedHeaders changes, one at a time, every header
+// of every vector, the scheme's own headers and the usual unsigned
+// delivery-ID headers, and removes each: the request must then either be
+// refused or keep its dedupe key. So no preset's dedupe key can be set by
+// an unsigned header.
+func TestDedupeKeyIgnoresUnsignedHeaders(t *testing.T) {
+	for name, v := range loadVectors(t) {
+		t.Run(name, func(t *testing.T) {
+			s, secrets, now, want := v.verify(t)
+			names := append(append([]string{}, unsignedIDHeaders...), s.Headers()...)
+			for k := range v.Headers {
+				names = append(names, k)
+			}
+			for _, hdr := range names {
+				for _, remove := range []bool{false, true} {
+					r := v.request()
+					if remove {
+						r.Header.Del(hdr)
+					} else {
+						r.Header.Set(hdr, "forged-"+hdr)
+					}
+					got, err := s.Verify(r, secrets, now, 5*time.Minute)
+					if err == nil && got.DedupeKey != want.DedupeKey {
+						t.Errorf("%s (removed %v) changed the dedupe key to %q", hdr, remove, got.DedupeKey)
+					}
+				}
 			}
 		})
 	}
