@@ -90,8 +90,10 @@ func (p Policy) client(timeout time.Duration, lookup lookupFunc, self *selfAddrs
 		ResponseHeaderTimeout:  timeout,
 		ExpectContinueTimeout:  min(timeout, time.Second),
 		DisableCompression:     true,
-		MaxIdleConns:           16,
-		MaxIdleConnsPerHost:    2,
+		// Keep a connection per worker alive to each endpoint's host, so
+		// a busy endpoint is not redialled for every delivery.
+		MaxIdleConns:           1024,
+		MaxIdleConnsPerHost:    64,
 		IdleConnTimeout:        30 * time.Second,
 		MaxResponseHeaderBytes: clientMaxHeaderBytes,
 		ForceAttemptHTTP2:      true,

@@ -443,7 +443,7 @@ func TestClientSettings(t *testing.T) {
 			t.Error("ForceAttemptHTTP2 is false")
 		case tr.TLSClientConfig.InsecureSkipVerify:
 			t.Error("InsecureSkipVerify is true")
-		case tr.MaxIdleConnsPerHost <= 0 || tr.MaxIdleConnsPerHost > 4:
+		case tr.MaxIdleConnsPerHost < 32 || tr.MaxIdleConnsPerHost > 64 || tr.MaxIdleConns < tr.MaxIdleConnsPerHost:
 			t.Errorf("MaxIdleConnsPerHost = %d", tr.MaxIdleConnsPerHost)
 		case tr.MaxResponseHeaderBytes <= 0:
 			t.Error("MaxResponseHeaderBytes unbounded")

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"sync"
 	"time"
 
 	"go.uber.org/zap"
@@ -68,6 +69,95 @@ func (d *Dispatcher) RunOnce(ctx context.Context, batch int) (int, error) {
 		}
 	}
 	return len(due), nil
+}
+
+const (
+	// maxClaim bounds how many deliveries Run claims at once.
+	maxClaim = 256
+	// claimGather is how long Run waits for more idle workers before it
+	// claims for fewer than all of them.
+	claimGather = 2 * time.Millisecond
+	// maxStoreBackoff caps Run's wait between claims while the store
+	// fails, which is also how late it notices the store is back.
+	maxStoreBackoff = 5 * time.Second
+)
+
+// Run attempts due deliveries, up to workers at once, until ctx ends and
+// the attempts under way have finished. Whenever workers are idle it
+// claims as many due deliveries as there are idle workers in one ClaimDue,
+// so a busy queue costs one store transaction per batch, not per delivery.
+// With nothing due it rests until wake or poll. While the store fails it
+// backs off, from poll doubling up to maxStoreBackoff, and logs once when
+// that starts and once when the store answers again.
+func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{}, poll time.Duration) {
+	idle := make(chan struct{}, workers) // one token per idle worker
+	for range workers {
+		idle <- struct{}{}
+	}
+	var running sync.WaitGroup
+	defer running.Wait()
+	timer := time.NewTimer(poll)
+	defer timer.Stop()
+	failures := 0
+	for {
+		free := 0
+		select {
+		case <-ctx.Done():
+			return
+		case <-idle:
+			free = 1
+		}
+		// Give attempts under way a moment to finish, so that a busy queue
+		// is claimed in batches.
+		gather := time.NewTimer(claimGather)
+	take:
+		for free < min(workers, maxClaim) {
+			select {
+			case <-idle:
+				free++
+			case <-gather.C:
+				break take
+			}
+		}
+		gather.Stop()
+		token := newLeaseToken()
+		due, err := d.Store.ClaimDue(ctx, d.now(), free, token, d.Lease)
+		for range free - len(due) {
+			idle <- struct{}{}
+		}
+		rest := poll
+		switch {
+		case err != nil && ctx.Err() == nil:
+			failures++
+			rest = min(poll<<min(failures-1, 8), maxStoreBackoff)
+			if failures == 1 {
+				d.Logger.Error("claiming due webhook deliveries; backing off while the store fails", zap.Error(err))
+			}
+		case err == nil && failures > 0:
+			d.Logger.Info("webhook store answers again; dispatching resumes", zap.Int("failed_claims", failures))
+			failures = 0
+		}
+		for _, dl := range due {
+			running.Add(1)
+			go func() {
+				defer running.Done()
+				defer func() { idle <- struct{}{} }()
+				if err := d.attempt(ctx, dl, token); err != nil && ctx.Err() == nil {
+					d.Logger.Error("recording delivery attempt", zap.String("delivery_id", dl.ID), zap.Error(err))
+				}
+			}()
+		}
+		if len(due) == free && err == nil {
+			continue // there may be more due
+		}
+		timer.Reset(rest)
+		select {
+		case <-ctx.Done():
+			return
+		case <-wake:
+		case <-timer.C:
+		}
+	}
 }
 
 // attempt makes one attempt of dl, held under token, and records it.

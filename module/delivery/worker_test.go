@@ -2,6 +2,7 @@ package delivery
 
 import (
 	"context"
+	"errors"
 	"net/http"
 	"net/http/httptest"
 	"net/netip"
@@ -249,5 +250,106 @@ func TestDispatcherSkipsWhatWaitedThroughADisable(t *testing.T) {
 	}
 	if len(settled) != 2 || settled[0] != "sink skipped" || settled[1] != "sink succeeded" {
 		t.Fatalf("settled %v", settled)
+	}
+}
+
+// countingStore counts ClaimDue calls and can fail them.
+type countingStore struct {
+	store.Outbound
+	claims atomic.Int32
+	fail   atomic.Bool
+}
+
+func (s *countingStore) ClaimDue(ctx context.Context, now time.Time, limit int, token string, lease time.Duration) ([]store.Delivery, error) {
+	s.claims.Add(1)
+	if s.fail.Load() {
+		return nil, errors.New("store down")
+	}
+	return s.Outbound.ClaimDue(ctx, now, limit, token, lease)
+}
+
+// Run delivers everything due, never more than workers at once, and
+// claims in batches rather than once per delivery.
+func TestRunDeliversInBatches(t *testing.T) {
+	g := newRig(t)
+	const n, workers = 200, 8
+	var inFlight, peak atomic.Int32
+	g.answer.Store(func(w http.ResponseWriter, r *http.Request) {
+		cur := inFlight.Add(1)
+		for p := peak.Load(); cur > p && !peak.CompareAndSwap(p, cur); p = peak.Load() {
+		}
+		time.Sleep(time.Millisecond)
+		inFlight.Add(-1)
+		w.WriteHeader(http.StatusOK)
+	})
+	var ids []string
+	for range n {
+		ids = append(ids, g.enqueue().ID)
+	}
+	cs := &countingStore{Outbound: g.db}
+	g.d.Store = cs
+	var settled atomic.Int32
+	g.d.Settled = func(string, string) { settled.Add(1) }
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.d.Run(ctx, workers, nil, time.Hour)
+	}()
+	deadline := time.Now().Add(20 * time.Second)
+	for settled.Load() < n && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got := g.hits.Load(); got != n {
+		t.Fatalf("endpoint saw %d attempts, want %d", got, n)
+	}
+	for _, id := range ids {
+		if dl, err := g.db.GetDelivery(context.Background(), id); err != nil || dl.Status != store.DeliverySucceeded {
+			t.Fatalf("delivery %s: %+v, %v; want succeeded", id, dl.Status, err)
+		}
+	}
+	if p := peak.Load(); p > workers {
+		t.Errorf("%d attempts at once, want at most %d", p, workers)
+	}
+	// One claim per delivery would be n; batches of idle workers make far
+	// fewer (plus the final empty claim).
+	if c := cs.claims.Load(); c > n/2 {
+		t.Errorf("%d ClaimDue calls for %d deliveries, want batches", c, n)
+	}
+}
+
+// While the store fails, Run backs off instead of spinning, and delivers
+// once the store answers again.
+func TestRunBacksOffWhileStoreFails(t *testing.T) {
+	g := newRig(t)
+	dl := g.enqueue()
+	cs := &countingStore{Outbound: g.db}
+	cs.fail.Store(true)
+	g.d.Store = cs
+	var settled atomic.Int32
+	g.d.Settled = func(string, string) { settled.Add(1) }
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.d.Run(ctx, 4, nil, 10*time.Millisecond)
+	}()
+	time.Sleep(300 * time.Millisecond)
+	// 10, 20, 40, 80, 160 ms: about 5 claims in 300 ms, not hundreds.
+	if c := cs.claims.Load(); c < 2 || c > 8 {
+		t.Errorf("%d claims in 300ms of failures, want a doubling backoff", c)
+	}
+	cs.fail.Store(false)
+	deadline := time.Now().Add(10 * time.Second)
+	for settled.Load() == 0 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond)
+	}
+	cancel()
+	<-done
+	if got, err := g.db.GetDelivery(context.Background(), dl.ID); err != nil || got.Status != store.DeliverySucceeded {
+		t.Fatalf("after the store came back: %+v, %v; want succeeded", got.Status, err)
 	}
 }

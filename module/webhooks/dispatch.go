@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
-	"go.uber.org/zap"
 
 	"github.com/hookguard/hookguard/module/delivery"
 	"github.com/hookguard/hookguard/module/store"
@@ -18,7 +17,7 @@ import (
 
 // Dispatch configures outbound delivery.
 type Dispatch struct {
-	// Workers is how many deliveries are attempted at once. Default: 4.
+	// Workers is how many deliveries are attempted at once. Default: 32.
 	Workers int `json:"workers,omitempty"`
 	// Attempts is how many times a delivery is tried, the first try
 	// included. Default: 5.
@@ -61,7 +60,7 @@ type StaticEndpoint struct {
 
 // Defaults of the dispatch settings.
 const (
-	defaultWorkers         = 4
+	defaultWorkers         = 32
 	defaultTimeout         = 10 * time.Second
 	defaultRetention       = 30 * 24 * time.Hour
 	defaultDisableAfter    = 5 * 24 * time.Hour
@@ -139,13 +138,11 @@ func (a *App) startDispatch() error {
 		cancel()
 		return fmt.Errorf("storing static endpoints: %w", err)
 	}
-	for range rt.workers {
-		rt.done.Add(1)
-		go func() {
-			defer rt.done.Done()
-			a.work(ctx)
-		}()
-	}
+	rt.done.Add(1)
+	go func() {
+		defer rt.done.Done()
+		rt.dispatcher.Run(ctx, rt.workers, rt.wake, pollInterval)
+	}()
 	rt.done.Add(1)
 	go func() {
 		defer rt.done.Done()
@@ -154,37 +151,11 @@ func (a *App) startDispatch() error {
 	return nil
 }
 
-// work attempts due deliveries until ctx ends, resting between rounds
-// until woken by an intake or the poll interval passes.
-func (a *App) work(ctx context.Context) {
-	rt := a.dispatch
-	timer := time.NewTimer(0)
-	defer timer.Stop()
-	for ctx.Err() == nil {
-		n, err := rt.dispatcher.RunOnce(ctx, 1)
-		if err != nil && ctx.Err() == nil {
-			a.logger.Error("dispatching webhooks", zap.Error(err))
-		}
-		if n > 0 && err == nil {
-			continue
-		}
-		timer.Reset(pollInterval)
-		select {
-		case <-ctx.Done():
-		case <-rt.wake:
-		case <-timer.C:
-		}
-	}
-}
-
-// wakeWorkers tells idle workers that work is due.
+// wakeWorkers tells the dispatcher that work is due.
 func (a *App) wakeWorkers() {
-	for range a.dispatch.workers {
-		select {
-		case a.dispatch.wake <- struct{}{}:
-		default:
-			return
-		}
+	select {
+	case a.dispatch.wake <- struct{}{}:
+	default:
 	}
 }
 
