@@ -5,10 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"net/url"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 )
 
 // DefaultRedisPrefix is the key prefix when RedisOptions leaves it unset.
@@ -65,6 +68,10 @@ type RedisOptions struct {
 	// Now is the clock that lease and retention expiry are measured by.
 	// Default: time.Now.
 	Now func() time.Time
+	// Logger, if set, receives the Redis client's own messages (such as
+	// failed dials) as warnings. The client has one logger per process:
+	// the last store opened with a Logger sets it.
+	Logger *zap.Logger
 }
 
 // OpenRedis connects to the Redis at rawURL (redis://[user:pass@]host:port/db,
@@ -72,14 +79,9 @@ type RedisOptions struct {
 // URL's password.
 func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, error) {
 	where := RedactURL(rawURL)
-	opts, err := redis.ParseURL(rawURL)
+	opts, err := parseRedisURL(rawURL)
 	if err != nil {
-		// url.Parse quotes the whole URL in its error: keep only its cause.
-		var ue *url.Error
-		if errors.As(err, &ue) {
-			err = ue.Err
-		}
-		return nil, fmt.Errorf("parsing redis URL %s: %w", where, err)
+		return nil, err
 	}
 	opts.DialTimeout = redisTimeout
 	opts.ReadTimeout = redisTimeout
@@ -93,12 +95,36 @@ func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, erro
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Logger != nil {
+		redis.SetLogger(redisLogger{o.Logger.Named("redis")})
+	}
 	r := &Redis{client: redis.NewClient(opts), prefix: o.Prefix, now: o.Now, where: where}
 	if err := r.client.Ping(ctx).Err(); err != nil {
 		_ = r.client.Close()
 		return nil, fmt.Errorf("connecting to redis at %s: %w", where, err)
 	}
 	return r, nil
+}
+
+// CheckRedisURL reports whether rawURL is a Redis URL that OpenRedis
+// accepts, without connecting. The error never shows the password.
+func CheckRedisURL(rawURL string) error {
+	_, err := parseRedisURL(rawURL)
+	return err
+}
+
+// parseRedisURL parses rawURL into client options.
+func parseRedisURL(rawURL string) (*redis.Options, error) {
+	opts, err := redis.ParseURL(rawURL)
+	if err != nil {
+		// url.Parse quotes the whole URL in its error: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("parsing redis URL %s: %w", RedactURL(rawURL), err)
+	}
+	return opts, nil
 }
 
 // RedactURL returns rawURL with any password replaced, for logs and
@@ -307,6 +333,16 @@ func ms(d time.Duration) int64 {
 // isRedisNil reports whether err is Redis's "no such key".
 func isRedisNil(err error) bool {
 	return errors.Is(err, redis.Nil)
+}
+
+// redisLogger adapts a zap logger to the Redis client's logger.
+type redisLogger struct{ l *zap.Logger }
+
+func (a redisLogger) Printf(_ context.Context, format string, v ...any) {
+	if ce := a.l.Check(zapcore.WarnLevel, ""); ce != nil {
+		ce.Message = strings.TrimSpace(fmt.Sprintf(format, v...))
+		ce.Write()
+	}
 }
 
 // Interface guards

@@ -32,6 +32,18 @@ var (
 	errInFlight     = &refusal{status: http.StatusConflict, code: "duplicate_in_flight", message: "a delivery of this event is being processed; retry later"}
 )
 
+// storeRetryAfter is the Retry-After, in seconds, of a store_unavailable
+// answer. The sender retries a 503 either way; this tells it when the store
+// may be back.
+const storeRetryAfter = "2"
+
+// storeUnavailable is the refusal while the dedupe store fails: a 503 with
+// Retry-After, never a forward that dedupe did not check.
+func storeUnavailable(w http.ResponseWriter, cause error) *refusal {
+	w.Header().Set("Retry-After", storeRetryAfter)
+	return &refusal{http.StatusServiceUnavailable, "store_unavailable", "dedupe store unavailable", cause}
+}
+
 // verifyError maps a signature error to its refusal. Malformed input is a
 // 400, a signature that does not hold is a 401.
 func verifyError(err error) *refusal {

@@ -314,13 +314,13 @@ func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddy
 	st := h.stores.Store()
 	if st == nil {
 		h.metrics.storeErrors.WithLabelValues("open").Inc()
-		return h.refuse(w, r, &refusal{http.StatusServiceUnavailable, "store_unavailable", "dedupe store unavailable", errors.New("store not open")})
+		return h.refuse(w, r, storeUnavailable(w, errors.New("store not open")))
 	}
 	token := newToken()
 	claim, owned, err := st.Reserve(r.Context(), key, token, time.Duration(h.Lease))
 	if err != nil {
 		h.metrics.storeErrors.WithLabelValues("reserve").Inc()
-		return h.refuse(w, r, &refusal{http.StatusServiceUnavailable, "store_unavailable", "dedupe store unavailable", err})
+		return h.refuse(w, r, storeUnavailable(w, err))
 	}
 	if !owned {
 		return h.answerDuplicate(w, r, claim)

@@ -225,8 +225,9 @@ func TestStoreFailureFailsClosed(t *testing.T) {
 		t.Error("forwarded without a dedupe claim")
 		return nil
 	}))
-	if err != nil || w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "store_unavailable") {
-		t.Fatalf("got %d %q %v", w.Code, w.Body, err)
+	if err != nil || w.Code != http.StatusServiceUnavailable || !strings.Contains(w.Body.String(), "store_unavailable") ||
+		w.Header().Get("Retry-After") == "" {
+		t.Fatalf("got %d %q %v, Retry-After %q", w.Code, w.Body, err, w.Header().Get("Retry-After"))
 	}
 }
 

@@ -26,8 +26,8 @@ func init() {
 // a site that uses `webhook_verify` without the global `webhooks` option
 // still works: Caddy instantiates the app with its defaults.
 type App struct {
-	// StorageRaw is the storage backend. Default: `badger` in Caddy's data
-	// directory + `/webhooks`.
+	// StorageRaw is the storage backend: `badger` or `redis`. Default:
+	// `badger` in Caddy's data directory + `/webhooks`.
 	StorageRaw json.RawMessage `json:"storage,omitempty" caddy:"namespace=webhooks.storage inline_key=module"`
 
 	// Dispatch configures outbound delivery. Default: the defaults of each
@@ -91,11 +91,15 @@ func (a *App) Provision(ctx caddy.Context) error {
 	if err := registerMetrics(ctx.GetMetricsRegistry()); err != nil {
 		return fmt.Errorf("registering metrics: %w", err)
 	}
+	lease, err := a.deliveryLease()
+	if err != nil {
+		return err
+	}
 	a.dispatch = &dispatchRuntime{
 		dispatcher: &delivery.Dispatcher{
 			Client:       policy.Client(time.Duration(a.Dispatch.Timeout)),
 			Schedule:     schedule,
-			Lease:        time.Duration(a.Dispatch.Timeout) + leaseMargin,
+			Lease:        lease,
 			DisableAfter: time.Duration(a.Dispatch.DisableAfter),
 			UserAgent:    userAgent(),
 			Logger:       a.logger,
@@ -109,6 +113,21 @@ func (a *App) Provision(ctx caddy.Context) error {
 		ready:     make(chan struct{}),
 	}
 	return nil
+}
+
+// deliveryLease is how long a worker holds a delivery: the storage's
+// lease if it has one (Redis: a replica's deliveries wait that long before
+// another takes them over), else the attempt timeout plus a margin.
+func (a *App) deliveryLease() (time.Duration, error) {
+	timeout := time.Duration(a.Dispatch.Timeout)
+	l, ok := a.storage.(interface{ DeliveryLease() time.Duration })
+	if !ok {
+		return timeout + leaseMargin, nil
+	}
+	if lease := l.DeliveryLease(); lease > timeout {
+		return lease, nil
+	}
+	return 0, fmt.Errorf("storage lease %v must be longer than the dispatch timeout %v", l.DeliveryLease(), timeout)
 }
 
 // Start opens the store, so that a directory in use is a start-up error,

@@ -33,6 +33,11 @@ func parseGlobalOption(d *caddyfile.Dispenser, existing any) (any, error) {
 //
 //	webhooks {
 //		storage badger [<dir>]
+//		storage redis [<url>] {
+//			url <url>
+//			prefix <string>
+//			lease <duration>
+//		}
 //		dispatch {
 //			workers <n>
 //			attempts <n>
@@ -77,8 +82,14 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 					return d.ArgErr()
 				}
 				a.StorageRaw = caddyconfig.JSONModuleObject(s, "module", "badger", nil)
+			case "redis":
+				s, err := unmarshalRedisStorage(d)
+				if err != nil {
+					return err
+				}
+				a.StorageRaw = caddyconfig.JSONModuleObject(s, "module", "redis", nil)
 			default:
-				return d.Errf("unrecognized storage backend %q (want badger)", d.Val())
+				return d.Errf("unrecognized storage backend %q (want badger or redis)", d.Val())
 			}
 		case "dispatch":
 			if a.Dispatch != nil {

@@ -13,6 +13,8 @@ import (
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
 	"github.com/caddyserver/caddy/v2/caddyconfig/httpcaddyfile"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
+	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 
 	"github.com/hookguard/hookguard/module/delivery"
 	"github.com/hookguard/hookguard/module/store"
@@ -66,10 +68,19 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 		return writeError(w, http.StatusBadRequest, ie.Code, ie.Message)
 	}
 	if err != nil {
-		return caddyhttp.Error(http.StatusServiceUnavailable, err)
+		// Fail closed: nothing was acknowledged, so the app retries.
+		if c := in.app.logger.Check(zapcore.WarnLevel, "event not accepted: store unavailable"); c != nil {
+			c.Write(zap.Error(err))
+		}
+		w.Header().Set("Retry-After", storeRetryAfter)
+		return writeError(w, http.StatusServiceUnavailable, "store_unavailable", "the event could not be stored; retry later")
 	}
 	return nil
 }
+
+// storeRetryAfter is the Retry-After, in seconds, of a 503 answered while
+// the store fails.
+const storeRetryAfter = "2"
 
 // intake reads one event from r, accepts it and answers 202: what both
 // this handler and the admin API's POST /webhooks/events do. A refused
@@ -114,6 +125,9 @@ func (a *App) accept(r *http.Request, body []byte) (ev store.Event, ds []store.D
 		return ev, nil, false, r.Context().Err()
 	}
 	st := a.Store()
+	if st == nil {
+		return ev, nil, false, errors.New("webhook store not open")
+	}
 	endpoints, err := st.ListEndpoints(r.Context())
 	if err != nil {
 		return ev, nil, false, fmt.Errorf("listing endpoints: %w", err)

@@ -4,7 +4,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
 
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
@@ -33,16 +32,8 @@ type BadgerStorage struct {
 	// `/webhooks` (for example `~/.local/share/caddy/webhooks`).
 	Dir string `json:"dir,omitempty"`
 
-	path   string // absolute key into badgers
-	logger *zap.Logger
-	open   *openBadger // set by Provision
-}
-
-// openBadger is this config's hold on the database.
-type openBadger struct {
-	mu       sync.Mutex
-	db       *store.Badger // set once this config holds a reference in badgers
-	released bool          // Cleanup ran: this config may not open again
+	path string       // absolute key into badgers
+	open *pooledStore // set by Provision
 }
 
 // CaddyModule returns the Caddy module information.
@@ -63,44 +54,26 @@ func (b *BadgerStorage) Provision(ctx caddy.Context) error {
 	if err != nil {
 		return fmt.Errorf("resolving badger directory %q: %w", dir, err)
 	}
-	b.path, b.logger, b.open = abs, ctx.Logger(), new(openBadger)
+	logger := ctx.Logger()
+	b.path = abs
+	b.open = &pooledStore{pool: badgers, key: abs, name: "at " + abs, open: func() (store.Store, error) {
+		if err := os.MkdirAll(abs, 0o700); err != nil {
+			return nil, fmt.Errorf("opening badger store at %s: %w", abs, err)
+		}
+		db, err := store.OpenBadger(abs, store.BadgerOptions{Logger: logger})
+		if err != nil {
+			return nil, fmt.Errorf("opening badger store at %s: %w", abs, err)
+		}
+		logger.Info("opened webhook store", zap.String("dir", abs))
+		return db, nil
+	}}
 	return nil
 }
 
 // Open returns the open database, opening it or taking another reference
 // to the one this process already has open.
 func (b *BadgerStorage) Open() (store.Store, error) {
-	o := b.open
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	if o.db != nil {
-		return o.db, nil
-	}
-	if o.released {
-		return nil, fmt.Errorf("webhook store at %s: config unloaded", b.path)
-	}
-	logger := b.logger
-	val, loaded, err := badgers.LoadOrNew(b.path, func() (caddy.Destructor, error) {
-		if err := os.MkdirAll(b.path, 0o700); err != nil {
-			return nil, err
-		}
-		db, err := store.OpenBadger(b.path, store.BadgerOptions{Logger: logger})
-		if err != nil {
-			return nil, err
-		}
-		logger.Info("opened webhook store", zap.String("dir", b.path))
-		return badgerHandle{db}, nil
-	})
-	if err != nil {
-		if loaded {
-			// LoadOrNew counted a reference to an entry whose
-			// constructor failed in another goroutine; give it back.
-			_, _ = badgers.Delete(b.path)
-		}
-		return nil, fmt.Errorf("opening badger store at %s: %w", b.path, err)
-	}
-	o.db = val.(badgerHandle).Badger
-	return o.db, nil
+	return b.open.get()
 }
 
 // Cleanup releases this config's reference, if it took one; the database
@@ -109,24 +82,8 @@ func (b *BadgerStorage) Cleanup() error {
 	if b.open == nil {
 		return nil
 	}
-	o := b.open
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	o.released = true
-	if o.db == nil {
-		return nil
-	}
-	_, err := badgers.Delete(b.path)
-	o.db = nil
-	return err
+	return b.open.release()
 }
-
-// badgerHandle lets the pool close the database when its last reference
-// goes.
-type badgerHandle struct{ *store.Badger }
-
-// Destruct implements caddy.Destructor.
-func (h badgerHandle) Destruct() error { return h.Close() }
 
 // Interface guards
 var (
