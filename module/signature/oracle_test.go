@@ -3,14 +3,27 @@ package signature
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"net/http"
+	"net/http/httptest"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/PagerDuty/go-pagerduty/webhookv3"
+	"github.com/anthropics/anthropic-sdk-go"
+	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/google/go-github/v81/github"
+	linewebhook "github.com/line/line-bot-sdk-go/v8/linebot/webhook"
+	"github.com/mailgun/mailgun-go/v4"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	razorpayutils "github.com/razorpay/razorpay-go/utils"
+	"github.com/resend/resend-go/v3"
 	"github.com/slack-go/slack"
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"github.com/stripe/stripe-go/v84/webhook"
@@ -263,6 +276,145 @@ func TestOracleTwilio(t *testing.T) {
 			r := Request{Header: http.Header{"X-Twilio-Signature": {tc.sig}}, URL: tc.url, Body: tc.body, Method: "POST"}
 			if _, err := s.Verify(r, short, time.Now(), time.Minute); err != nil {
 				t.Errorf("Verify: %v", err)
+			}
+		})
+	}
+}
+
+// sdkCase is one provider SDK as the judge of its preset: verify says
+// whether the SDK accepts a request, and fresh signs one independently of
+// this package (with the SDK or the Standard Webhooks library) at the real
+// clock, for SDKs that read it.
+type sdkCase struct {
+	preset, secret string
+	verify         func(t *testing.T, secret string, h http.Header, body []byte) error
+}
+
+// sdkCases are the oracles of the families A to D added for issue 7.
+var sdkCases = []sdkCase{
+	{"openai", "whsec_b3BlbmFpLW9yYWNsZS1zZWNyZXQtMDEyMw==", func(t *testing.T, secret string, h http.Header, body []byte) error {
+		c := openai.NewClient(option.WithWebhookSecret(secret))
+		return c.Webhooks.VerifySignatureWithToleranceAndTime(body, h, 5*time.Minute, time.Now())
+	}},
+	{"anthropic", "whsec_YW50aHJvcGljLW9yYWNsZS1zZWNyZXQtMDE=", func(t *testing.T, secret string, h http.Header, body []byte) error {
+		c := anthropic.NewClient(aoption.WithWebhookKey(secret))
+		_, err := c.Beta.Webhooks.Unwrap(body, h)
+		return err
+	}},
+	{"resend", "whsec_cmVzZW5kLW9yYWNsZS1zZWNyZXQtMDEyMzQ=", func(t *testing.T, secret string, h http.Header, body []byte) error {
+		return resend.NewClient("re_test").Webhooks.Verify(&resend.VerifyWebhookOptions{
+			Payload:       string(body),
+			Headers:       resend.WebhookHeaders{Id: h.Get("svix-id"), Timestamp: h.Get("svix-timestamp"), Signature: h.Get("svix-signature")},
+			WebhookSecret: secret,
+		})
+	}},
+	{"razorpay", "razorpay-oracle-secret", func(t *testing.T, secret string, h http.Header, body []byte) error {
+		return sdkBool(razorpayutils.VerifyWebhookSignature(string(body), h.Get("X-Razorpay-Signature"), secret))
+	}},
+	{"line", "line-oracle-channel-secret", func(t *testing.T, secret string, h http.Header, body []byte) error {
+		return sdkBool(linewebhook.ValidateSignature(secret, h.Get("x-line-signature"), body))
+	}},
+	{"pagerduty", "pagerduty-oracle-secret", func(t *testing.T, secret string, h http.Header, body []byte) error {
+		r := httptest.NewRequest(http.MethodPost, "https://hooks.example.com/pd", bytes.NewReader(body))
+		r.Header = h.Clone()
+		return webhookv3.VerifySignature(r, secret)
+	}},
+	{"mailgun", "mailgun-oracle-signing-key", func(t *testing.T, secret string, _ http.Header, body []byte) error {
+		var p mailgun.WebhookPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			return err
+		}
+		mg := mailgun.NewMailgun("example.com", "key-unused")
+		mg.SetWebhookSigningKey(secret)
+		ok, err := mg.VerifyWebhookSignature(p.Signature)
+		if err != nil {
+			return err
+		}
+		return sdkBool(ok)
+	}},
+}
+
+// sdkBool turns an SDK's yes or no into an error.
+func sdkBool(ok bool) error {
+	if !ok {
+		return errors.New("the SDK rejects the signature")
+	}
+	return nil
+}
+
+// TestOracleSDKs has each SDK judge its preset both ways: it must accept
+// what Sign produces (for mailgun, whose signature travels in the body,
+// the testdata vector, built independently), and Verify must accept what
+// the SDK accepts. A one-byte change must make both refuse.
+func TestOracleSDKs(t *testing.T) {
+	vs := loadVectors(t)
+	for _, tc := range sdkCases {
+		t.Run(tc.preset, func(t *testing.T) {
+			s := mustLookup(t, tc.preset)
+			now := time.Now()
+			body := []byte(`{"id":"evt_oracle_` + tc.preset + `","type":"event.created","created_at":1700000000,"data":{"note":"caf\u00e9 ☕"}}`)
+			secret := tc.secret
+			var h http.Header
+			if s.CanSign() {
+				var err error
+				if h, err = s.Sign(Message{ID: "msg_oracle_" + tc.preset, Timestamp: now, Body: body}, []Secret{mustSecret(t, s, secret)}); err != nil {
+					t.Fatal(err)
+				}
+			} else {
+				v := vs[tc.preset]
+				body, secret, h, now = []byte(v.Body), v.Secret, v.request().Header, time.Unix(v.Now, 0)
+			}
+			if err := tc.verify(t, secret, h, body); err != nil {
+				t.Fatalf("%s SDK rejects the request: %v", tc.preset, err)
+			}
+			if _, err := s.Verify(Request{Header: h, Body: body}, []Secret{mustSecret(t, s, secret)}, now, 5*time.Minute); err != nil {
+				t.Fatalf("Verify rejects what the SDK accepts: %v", err)
+			}
+			pos := len(body) / 2
+			if v, ok := vs[tc.preset]; ok && v.Tamper != "" && !s.CanSign() {
+				pos = strings.Index(v.Body, v.Tamper)
+			}
+			bad := append([]byte(nil), body...)
+			bad[pos] ^= 1
+			if tc.verify(t, secret, h, bad) == nil {
+				t.Error("the SDK accepts a tampered body")
+			}
+			if _, err := s.Verify(Request{Header: h, Body: bad}, []Secret{mustSecret(t, s, secret)}, now, 5*time.Minute); err == nil {
+				t.Error("Verify accepts a tampered body")
+			}
+		})
+	}
+}
+
+// TestOracleStandardAliasesFromLibrary signs with the Standard Webhooks
+// library under each alias's headers and key format, as the providers do.
+func TestOracleStandardAliasesFromLibrary(t *testing.T) {
+	for _, r := range standardRows {
+		t.Run(r.name, func(t *testing.T) {
+			s := mustLookup(t, r.name)
+			raw := []byte("alias-oracle-key-" + r.name)
+			wh, err := standardwebhooks.NewWebhookRaw(raw)
+			if err != nil {
+				t.Fatal(err)
+			}
+			secret := map[keyEncoding]string{
+				keyBase64:   "whsec_" + base64.StdEncoding.EncodeToString(raw),
+				keyBase64V1: "v1,whsec_" + base64.StdEncoding.EncodeToString(raw),
+				keyRaw:      string(raw),
+			}[r.key]
+			now := time.Unix(1700000000, 0)
+			body := []byte(`{"type":"alias.test","data":{}}`)
+			sig, err := wh.Sign("msg_alias", now, body)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h := http.Header{}
+			h.Set(r.prefix+"id", "msg_alias")
+			h.Set(r.prefix+"timestamp", "1700000000")
+			h.Set(r.prefix+"signature", sig)
+			res, err := s.Verify(Request{Header: h, Body: body}, []Secret{mustSecret(t, s, secret)}, now, 5*time.Minute)
+			if err != nil || res.DedupeKey != "id:msg_alias" {
+				t.Errorf("Verify: %+v %v", res, err)
 			}
 		})
 	}
