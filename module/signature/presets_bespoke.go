@@ -11,7 +11,7 @@ func init() {
 			sigHeader: "X-Twilio-Signature",
 			alg:       algSHA1,
 			enc:       encBase64,
-			custom:    twilioFamily{},
+			custom:    twilioFamily,
 			doc: doc{family: 'E', source: "twilio.com/docs/usage/security#validating-requests; twilio-go",
 				signed: "HMAC-SHA1 of the full URL + sorted form `name+value` pairs (JSON: URL with `bodySHA256`)"},
 		},

@@ -6,11 +6,8 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/http"
 	"net/url"
-	"sort"
 	"strings"
-	"time"
 )
 
 // Twilio signs neither a template nor the raw body. Its content is the full
@@ -20,48 +17,7 @@ import (
 // bodySHA256=<hex sha256 of body> query parameter inside the signed URL.
 
 // twilioFamily is Twilio's content as the Scheme's custom hook.
-type twilioFamily struct{}
-
-// verify checks the signature header against each URL variant's content.
-func (twilioFamily) verify(s *Scheme, r Request, secrets []Secret, _ time.Time, _ time.Duration) (Result, error) {
-	v, err := readHeader(r.Header, s.sigHeader)
-	if err != nil {
-		return Result{}, err
-	}
-	p, err := s.layout.parse(v, s.enc)
-	if err != nil {
-		return Result{}, err
-	}
-	cands, err := s.candidates(p.sigs)
-	if err != nil {
-		return Result{}, err
-	}
-	msgs, err := twilioVerifyMessages(r.URL, r.Body)
-	if err != nil {
-		return Result{}, err
-	}
-	idx, matched, err := s.matchMessages(msgs, cands, secrets)
-	if err != nil {
-		return Result{}, err
-	}
-	return s.result(Result{}, idx, matched), nil
-}
-
-// sign signs the message's URL and form with the first usable secret.
-func (twilioFamily) sign(s *Scheme, m Message, secrets []Secret) (http.Header, error) {
-	msg, err := twilioMessage(m.URL, m.Body)
-	if err != nil {
-		return nil, err
-	}
-	for _, sec := range secrets {
-		if len(sec.key) > 0 {
-			h := http.Header{}
-			h.Set(s.sigHeader, s.enc.encode(s.mac(sec.key, nil, msg)))
-			return h, nil
-		}
-	}
-	return nil, ErrNoSecret
-}
+var twilioFamily = urlFormFamily{verifyMessages: twilioVerifyMessages, message: twilioMessage}
 
 // twilioBodyHashParam is the query parameter carrying a JSON body's hash.
 const twilioBodyHashParam = "bodySHA256"
@@ -76,35 +32,19 @@ func twilioMessage(rawURL string, body []byte) ([]byte, error) {
 }
 
 // twilioParams is what follows the URL in the signed string: nothing when
-// the URL carries bodySHA256, else every form parameter as name+value,
-// sorted by name and then value. Sorting every value, as twilio-node and
-// twilio-python do, rather than keeping only the first as twilio-go does,
-// means a repeated parameter cannot be appended to a signed body unnoticed.
-// A body that is not valid form encoding (bad escape, semicolon) has no
-// signed string, as in twilio-go.
+// the URL carries bodySHA256, else the sorted form parameters (sortedForm).
+// Sorting every value, as twilio-node and twilio-python do, rather than
+// keeping only the first as twilio-go does, is stricter; a body that is not
+// valid form encoding has no signed string, as in twilio-go.
 func twilioParams(rawURL string, body []byte) (string, error) {
 	if twilioBodyHash(rawURL) != "" {
 		return "", nil
 	}
-	form, err := url.ParseQuery(string(body))
+	params, err := sortedForm(body)
 	if err != nil {
 		return "", errors.New("body is neither form-encoded nor bound by " + twilioBodyHashParam)
 	}
-	names := make([]string, 0, len(form))
-	for name := range form {
-		names = append(names, name)
-	}
-	sort.Strings(names)
-	var b strings.Builder
-	for _, name := range names {
-		vals := form[name]
-		sort.Strings(vals)
-		for _, v := range vals {
-			b.WriteString(name)
-			b.WriteString(v)
-		}
-	}
-	return b.String(), nil
+	return params, nil
 }
 
 // twilioVerifyMessages returns the strings whose signature Verify accepts

@@ -278,12 +278,12 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	}
 
 	start := now()
-	res, err := h.scheme.Verify(signature.Request{
-		Header: r.Header,
-		Body:   body,
-		Method: r.Method,
-		URL:    requestURL(r),
-	}, h.liveSecrets(start), start, time.Duration(h.Tolerance))
+	sreq := signature.Request{Header: r.Header, Body: body, Method: r.Method, URL: requestURL(r)}
+	live := h.liveSecrets(start)
+	if rep, ok := h.scheme.UnsignedHandshake(sreq, live); ok {
+		return h.answerHandshake(w, rep)
+	}
+	res, err := h.scheme.Verify(sreq, live, start, time.Duration(h.Tolerance))
 	h.metrics.duration.WithLabelValues(h.Scheme).Observe(time.Since(start).Seconds())
 	if err != nil {
 		return h.refuse(w, r, verifyError(err))
@@ -294,6 +294,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		repl.Set("http.webhook.timestamp", strconv.FormatInt(res.Timestamp.Unix(), 10))
 	}
 	repl.Set("http.webhook.secret", h.secrets[res.Secret].Fingerprint())
+	if rep, ok := h.scheme.SignedHandshake(sreq, res, live); ok {
+		return h.answerHandshake(w, rep)
+	}
 
 	// Hand the exact bytes on, with their length.
 	r.Body = io.NopCloser(bytes.NewReader(body))
