@@ -62,7 +62,8 @@ type Badger struct {
 	// claimMu serializes ClaimDue within the process, so that concurrent
 	// claimers queue up instead of failing each other's transactions.
 	// Badger's conflict detection is what keeps a delivery to one token.
-	claimMu sync.Mutex
+	claimMu    sync.Mutex
+	queueFloor queueFloor
 	// endpointMu stripes PutEndpoint and UpdateEndpoint by endpoint ID, so
 	// that workers recording health queue up instead of failing each
 	// other's transactions.

@@ -3,9 +3,11 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math"
 	"sync"
 	"time"
 
@@ -274,6 +276,9 @@ func (b *Badger) createEvent(ev Event, ds []Delivery, retention time.Duration) (
 	if err := txn.Commit(); err != nil {
 		return Event{}, nil, false, err
 	}
+	for _, d := range ds {
+		b.queueFloor.lower(d)
+	}
 	return ev, ds, true, nil
 }
 
@@ -441,8 +446,12 @@ func (b *Badger) claimDue(now time.Time, limit int, token string, lease time.Dur
 	var claims []claim
 	var stale [][]byte
 	due := queueNanos(now)
+	// Everything before the floor has been claimed or dropped: start there
+	// rather than step over the deleted entries of every earlier claim.
+	// reached is how far the scan knows the queue to be settled.
+	reached := due
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(queuePrefix)})
-	for it.Rewind(); it.Valid() && len(claims) < limit && len(stale) < maxStaleDrops; it.Next() {
+	for it.Seek(queueFloorKey(b.queueFloor.start())); it.Valid(); it.Next() {
 		k := it.Item().KeyCopy(nil)
 		at, id, ok := parseQueueKey(k)
 		if !ok {
@@ -450,6 +459,10 @@ func (b *Badger) claimDue(now time.Time, limit int, token string, lease time.Dur
 			continue
 		}
 		if at > due {
+			break
+		}
+		if len(claims) == limit || len(stale) == maxStaleDrops {
+			reached = at
 			break
 		}
 		rec, ttl, err := getDelivery(txn, id, clock)
@@ -494,13 +507,16 @@ func (b *Badger) claimDue(now time.Time, limit int, token string, lease time.Dur
 		}
 		out = append(out, *d)
 	}
-	if len(stale) == 0 && len(claims) == 0 {
-		return out, nil
+	if len(stale) > 0 || len(claims) > 0 {
+		b.hook("claim_due")
+		if err := txn.Commit(); err != nil {
+			return nil, err
+		}
 	}
-	b.hook("claim_due")
-	if err := txn.Commit(); err != nil {
-		return nil, err
+	for _, d := range out {
+		b.queueFloor.lower(d)
 	}
+	b.queueFloor.raise(reached)
 	return out, nil
 }
 
@@ -556,6 +572,9 @@ func (b *Badger) UpdateDelivery(ctx context.Context, d Delivery, token string) e
 			b.hook("update_delivery")
 			return nil
 		})
+		if err == nil {
+			b.queueFloor.lower(d)
+		}
 		switch {
 		case err == nil || errors.Is(err, ErrNotOwner) || errors.Is(err, ErrNotFound):
 			return err
@@ -731,6 +750,52 @@ func getDelivery(txn *badger.Txn, id string, now time.Time) (deliveryRecord, uin
 		return deliveryRecord{}, 0, ErrNotFound
 	}
 	return rec, ttl, nil
+}
+
+// queueFloor tracks the earliest queue time that may hold a live entry,
+// so that ClaimDue can seek past the entries deleted by earlier claims:
+// in an LSM tree a deleted key still has to be stepped over until
+// compaction, and a busy queue deletes thousands a second. Every queue
+// write of this process reports to it after its commit; a scan raises it
+// only as far as it settled the queue and no write reported lower since
+// the scan began. ClaimDue's claimMu serializes scans.
+type queueFloor struct {
+	mu    sync.Mutex
+	floor uint64 // no live entry is due before it
+	low   uint64 // the earliest entry written since the current scan began
+}
+
+// lower reports a queue write for d, if d is queued.
+func (q *queueFloor) lower(d Delivery) {
+	at, _, queued := queueSlot(d)
+	if !queued {
+		return
+	}
+	n := queueNanos(at)
+	q.mu.Lock()
+	q.floor = min(q.floor, n)
+	q.low = min(q.low, n)
+	q.mu.Unlock()
+}
+
+// start begins a scan and returns where it starts.
+func (q *queueFloor) start() uint64 {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	q.low = math.MaxUint64
+	return q.floor
+}
+
+// raise ends a scan that settled every entry due before reached.
+func (q *queueFloor) raise(reached uint64) {
+	q.mu.Lock()
+	q.floor = max(q.floor, min(reached, q.low))
+	q.mu.Unlock()
+}
+
+// queueFloorKey is the first queue key due at n.
+func queueFloorKey(n uint64) []byte {
+	return binary.BigEndian.AppendUint64([]byte(queuePrefix), n)
 }
 
 // putDelivery writes rec with the Badger expiry ttl (Unix seconds).

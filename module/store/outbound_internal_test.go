@@ -420,3 +420,53 @@ func assertKeys(t *testing.T, b *Badger, prefix string, want ...[]byte) {
 		t.Fatalf("keys under %q: %q, want %q", prefix, got, want)
 	}
 }
+
+// TestQueueFloor: ClaimDue starts its scan past the entries earlier claims
+// deleted, yet never misses a delivery written below that point later:
+// one created due in the past, one an operator retries, and the rest of a
+// batch cut short by the claim limit.
+func TestQueueFloor(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	ev := testEvent("wevt_0001")
+	mustCreateInternal(t, b, ev,
+		testPending(ev, "wdlv_0001", testStart), testPending(ev, "wdlv_0002", testStart), testPending(ev, "wdlv_0003", testStart))
+	claim := func(limit int) []string {
+		t.Helper()
+		ds, err := b.ClaimDue(bg, testStart, limit, "tok", time.Minute)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var ids []string
+		for _, d := range ds {
+			ids = append(ids, d.ID)
+		}
+		return ids
+	}
+	if got := claim(2); !slices.Equal(got, []string{"wdlv_0001", "wdlv_0002"}) {
+		t.Fatalf("first claim: %v", got)
+	}
+	if got := claim(10); !slices.Equal(got, []string{"wdlv_0003"}) {
+		t.Fatalf("after the limit cut the batch short: %v, want wdlv_0003", got)
+	}
+	if f := b.queueFloor.floor; f != queueNanos(testStart) {
+		t.Fatalf("floor %d after claiming everything due, want %d", f, queueNanos(testStart))
+	}
+
+	// Written below the floor after the scans raised it.
+	early := testEvent("wevt_0002")
+	mustCreateInternal(t, b, early, testPending(early, "wdlv_0004", testStart.Add(-time.Hour)))
+	if got := claim(10); !slices.Equal(got, []string{"wdlv_0004"}) {
+		t.Fatalf("created below the floor: claimed %v, want wdlv_0004", got)
+	}
+	d, err := b.GetDelivery(bg, "wdlv_0001")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.Status, d.NextAttemptAt, d.LeaseToken, d.LeaseUntil = DeliveryPending, testStart.Add(-2*time.Hour), "", time.Time{}
+	if err := b.UpdateDelivery(bg, d, "tok"); err != nil {
+		t.Fatal(err)
+	}
+	if got := claim(10); !slices.Equal(got, []string{"wdlv_0001"}) {
+		t.Fatalf("retried below the floor: claimed %v, want wdlv_0001", got)
+	}
+}
