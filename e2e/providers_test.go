@@ -21,8 +21,17 @@ import (
 	"time"
 
 	paddle "github.com/PaddleHQ/paddle-go-sdk/v4"
+	"github.com/PagerDuty/go-pagerduty/webhookv3"
+	"github.com/anthropics/anthropic-sdk-go"
+	aoption "github.com/anthropics/anthropic-sdk-go/option"
 	"github.com/bwmarrin/discordgo"
 	"github.com/google/go-github/v81/github"
+	linewebhook "github.com/line/line-bot-sdk-go/v8/linebot/webhook"
+	"github.com/mailgun/mailgun-go/v4"
+	"github.com/openai/openai-go/v3"
+	"github.com/openai/openai-go/v3/option"
+	razorpayutils "github.com/razorpay/razorpay-go/utils"
+	"github.com/resend/resend-go/v3"
 	"github.com/slack-go/slack"
 	"github.com/stripe/stripe-go/v84/webhook"
 	svix "github.com/svix/svix-webhooks/go"
@@ -56,20 +65,7 @@ func TestProvidersEndToEnd(t *testing.T) {
 	t.Run("svix", func(t *testing.T) {
 		id := newID(t)
 		body := eventBody(id)
-		now := time.Now()
-		wh, err := svix.NewWebhook(s.secrets["svix"])
-		if err != nil {
-			t.Fatal(err)
-		}
-		sig, err := wh.Sign(id, now, body)
-		if err != nil {
-			t.Fatal(err)
-		}
-		h := http.Header{}
-		h.Set("svix-id", id)
-		h.Set("svix-timestamp", strconv.FormatInt(now.Unix(), 10))
-		h.Set("svix-signature", sig)
-		h.Set("Content-Type", "application/json")
+		h := svixRequest(t, s.secrets["svix"], id, time.Now(), body)
 		s.checkDelivery(t, delivery{path: "/svix", header: h, body: body})
 	})
 
@@ -585,4 +581,182 @@ func hmacRouteHeader(secret string, ts int64, body []byte) http.Header {
 	h.Set("X-Timestamp", string(unix(ts)))
 	h.Set("X-Signature", "sha256="+hex.EncodeToString(hmacSHA256(secret, unix(ts), []byte("."), body)))
 	return h
+}
+
+// presetSecrets makes a fresh secret for each further preset route of
+// providers.Caddyfile; startSite exports each as HG_<NAME>. A file of
+// other routes may add its own from an init.
+var presetSecrets = map[string]func(testing.TB) string{
+	"openai":    newSecret,
+	"anthropic": newSecret,
+	"resend":    newSecret,
+	"razorpay":  plainSecret("razorpay"),
+	"line":      plainSecret("line"),
+	"pagerduty": plainSecret("pagerduty"),
+	"mailgun":   plainSecret("mailgun"),
+}
+
+// plainSecret returns a generator of raw secrets named after the preset.
+func plainSecret(name string) func(testing.TB) string {
+	return func(t testing.TB) string { return name + "-" + randomHex(t, 16) }
+}
+
+// TestProviderSDKsEndToEnd sends, through the built binary, a request for
+// each preset whose provider ships a Go SDK that verifies: signed by the
+// Standard Webhooks or Svix library, or by an in-test signer anchored to
+// the preset's vector, and accepted by the provider's SDK before it is
+// sent. Hookguard's own signer is never used.
+func TestProviderSDKsEndToEnd(t *testing.T) {
+	s := startSite(t)
+	standardAlias := func(t *testing.T, name string) (http.Header, []byte) {
+		id := newID(t)
+		body := []byte(`{"id":"evt_` + randomHex(t, 8) + `","type":"response.completed","created_at":1700000000,"data":{"note":"caf\u00e9 ☕"}}`)
+		return standardRequest(t, s.secrets[name], id, time.Now(), body), body
+	}
+
+	t.Run("openai", func(t *testing.T) {
+		h, body := standardAlias(t, "openai")
+		c := openai.NewClient(option.WithWebhookSecret(s.secrets["openai"]))
+		if err := c.Webhooks.VerifySignature(body, h); err != nil {
+			t.Fatalf("openai-go rejects the request: %v", err)
+		}
+		s.checkDelivery(t, delivery{path: "/openai", header: h, body: body})
+	})
+
+	t.Run("anthropic", func(t *testing.T) {
+		h, body := standardAlias(t, "anthropic")
+		c := anthropic.NewClient(aoption.WithWebhookKey(s.secrets["anthropic"]))
+		if _, err := c.Beta.Webhooks.Unwrap(body, h); err != nil {
+			t.Fatalf("anthropic-sdk-go rejects the request: %v", err)
+		}
+		s.checkDelivery(t, delivery{path: "/anthropic", header: h, body: body})
+	})
+
+	t.Run("resend", func(t *testing.T) {
+		id := newID(t)
+		body := []byte(`{"type":"email.delivered","created_at":"2024-02-22T23:41:12.126Z","data":{"email_id":"` + randomHex(t, 8) + `","subject":"caf\u00e9 ☕"}}`)
+		h := svixRequest(t, s.secrets["resend"], id, time.Now(), body)
+		err := resend.NewClient("re_test").Webhooks.Verify(&resend.VerifyWebhookOptions{
+			Payload:       string(body),
+			Headers:       resend.WebhookHeaders{Id: id, Timestamp: h.Get("svix-timestamp"), Signature: h.Get("svix-signature")},
+			WebhookSecret: s.secrets["resend"],
+		})
+		if err != nil {
+			t.Fatalf("resend-go rejects the request: %v", err)
+		}
+		s.checkDelivery(t, delivery{path: "/resend", header: h, body: body})
+	})
+
+	t.Run("razorpay", func(t *testing.T) {
+		anchor(t, "razorpay", func(v vector) http.Header { return bodyHexHeader("X-Razorpay-Signature", "", v.Secret, []byte(v.Body)) })
+		secret := s.secrets["razorpay"]
+		body := []byte(`{"entity":"event","event":"payment.captured","payload":{"payment":{"entity":{"id":"pay_` + randomHex(t, 7) + `","amount":5000,"notes":{"n":"caf\u00e9 ☕"}}}},"created_at":1700000000}`)
+		h := bodyHexHeader("X-Razorpay-Signature", "", secret, body)
+		if !razorpayutils.VerifyWebhookSignature(string(body), h.Get("X-Razorpay-Signature"), secret) {
+			t.Fatal("razorpay-go rejects the in-test signature")
+		}
+		h.Set("X-Razorpay-Event-Id", "evt_"+randomHex(t, 7))
+		s.checkDelivery(t, delivery{path: "/razorpay", header: h, body: body})
+	})
+
+	t.Run("line", func(t *testing.T) {
+		anchor(t, "line", func(v vector) http.Header {
+			h := http.Header{}
+			h.Set("x-line-signature", base64.StdEncoding.EncodeToString(hmacSHA256(v.Secret, []byte(v.Body))))
+			return h
+		})
+		secret := s.secrets["line"]
+		body := []byte(`{"destination":"U` + randomHex(t, 16) + `","events":[{"type":"message","webhookEventId":"01H` + randomHex(t, 10) + `","message":{"type":"text","text":"caf\u00e9 ☕"}}]}`)
+		h := http.Header{}
+		h.Set("x-line-signature", base64.StdEncoding.EncodeToString(hmacSHA256(secret, body)))
+		if !linewebhook.ValidateSignature(secret, h.Get("x-line-signature"), body) {
+			t.Fatal("line-bot-sdk-go rejects the in-test signature")
+		}
+		s.checkDelivery(t, delivery{path: "/line", header: h, body: body})
+	})
+
+	t.Run("pagerduty", func(t *testing.T) {
+		anchor(t, "pagerduty", func(v vector) http.Header {
+			h := http.Header{}
+			h.Set("X-PagerDuty-Signature", fmt.Sprintf("v1=%x,v1=%x", hmacSHA256("rotated-out-secret", []byte(v.Body)), hmacSHA256(v.Secret, []byte(v.Body))))
+			return h
+		})
+		secret := s.secrets["pagerduty"]
+		id := "01" + strings.ToUpper(randomHex(t, 12))
+		body := []byte(`{"event":{"id":"` + id + `","event_type":"incident.triggered","data":{"title":"caf\u00e9 ☕"}}}`)
+		// Mid-rotation: one signature by a secret unknown here, one by ours.
+		h := http.Header{}
+		h.Set("X-PagerDuty-Signature", fmt.Sprintf("v1=%x,v1=%x", hmacSHA256(newSecret(t), body), hmacSHA256(secret, body)))
+		req := httptest.NewRequest(http.MethodPost, s.base+"/pagerduty", bytes.NewReader(body))
+		req.Header = h.Clone()
+		if err := webhookv3.VerifySignature(req, secret); err != nil {
+			t.Fatalf("go-pagerduty rejects the in-test signature: %v", err)
+		}
+		h.Set("Content-Type", "application/json")
+		s.checkDelivery(t, delivery{path: "/pagerduty", header: h, body: body})
+	})
+
+	t.Run("mailgun", func(t *testing.T) {
+		anchor(t, "mailgun", func(v vector) http.Header {
+			var p mailgun.WebhookPayload
+			if err := json.Unmarshal([]byte(v.Body), &p); err != nil {
+				t.Fatal(err)
+			}
+			if got := mailgunBody(v.Secret, p.Signature.TimeStamp, p.Signature.Token, p.EventData); string(got) != v.Body {
+				t.Fatalf("in-test mailgun signer gives %s, vector has %s", got, v.Body)
+			}
+			return http.Header{"Content-Type": {"application/json"}}
+		})
+		secret := s.secrets["mailgun"]
+		token := randomHex(t, 25)
+		body := mailgunBody(secret, strconv.FormatInt(time.Now().Unix(), 10), token,
+			[]byte(`{"event":"delivered","id":"`+randomHex(t, 11)+`","message":{"headers":{"subject":"caf\u00e9 ☕"}}}`))
+		var p mailgun.WebhookPayload
+		if err := json.Unmarshal(body, &p); err != nil {
+			t.Fatal(err)
+		}
+		mg := mailgun.NewMailgun("example.com", "key-unused")
+		mg.SetWebhookSigningKey(secret)
+		if ok, err := mg.VerifyWebhookSignature(p.Signature); err != nil || !ok {
+			t.Fatalf("mailgun-go rejects the in-test signature: %v %v", ok, err)
+		}
+		h := http.Header{"Content-Type": {"application/json"}}
+		// Only the token and timestamp are signed, so the tampered copy
+		// changes the token.
+		s.checkDelivery(t, delivery{path: "/mailgun", header: h, body: body, tamper: bytes.Index(body, []byte(token))})
+	})
+}
+
+// svixRequest signs body with the Svix library, under svix-* headers.
+func svixRequest(t testing.TB, secret, id string, ts time.Time, body []byte) http.Header {
+	t.Helper()
+	var sig string
+	wh, err := svix.NewWebhook(secret)
+	if err == nil {
+		sig, err = wh.Sign(id, ts, body)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return http.Header{
+		"Svix-Id":        {id},
+		"Svix-Timestamp": {strconv.FormatInt(ts.Unix(), 10)},
+		"Svix-Signature": {sig},
+		"Content-Type":   {"application/json"},
+	}
+}
+
+// bodyHexHeader is a header carrying prefix + hex HMAC-SHA256 of the body.
+func bodyHexHeader(name, prefix, secret string, body []byte) http.Header {
+	h := http.Header{}
+	h.Set(name, prefix+hex.EncodeToString(hmacSHA256(secret, body)))
+	return h
+}
+
+// mailgunBody is Mailgun's JSON webhook: a signature object whose
+// signature is hex HMAC-SHA256 of timestamp+token (documentation.mailgun.com,
+// Securing webhooks), beside the unsigned event data.
+func mailgunBody(secret, ts, token string, eventData []byte) []byte {
+	return []byte(`{"signature":{"timestamp":"` + ts + `","token":"` + token + `","signature":"` +
+		hex.EncodeToString(hmacSHA256(secret, []byte(ts+token))) + `"},"event-data":` + string(eventData) + `}`)
 }

@@ -63,6 +63,9 @@ func startSite(t testing.TB) *site {
 		s.secrets[name] = name + "-" + randomHex(t, 16)
 	}
 	s.secrets["discord"] = discordPublicKeyHex
+	for name, secret := range presetSecrets {
+		s.secrets[name] = secret(t)
+	}
 	s.env = map[string]string{
 		"HG_LISTEN":      listen,
 		"HG_UPSTREAM":    s.up.addr,
