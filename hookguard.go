@@ -2,10 +2,12 @@
 //
 //	xcaddy build --with github.com/hookguard/hookguard
 //
-// It only imports the modules for their registration.
+// It only imports the modules, and the `caddy webhook` command, for their
+// registration.
 package hookguard
 
 import (
+	_ "github.com/hookguard/hookguard/module/command"
 	_ "github.com/hookguard/hookguard/module/verify"
 	_ "github.com/hookguard/hookguard/module/webhooks"
 )
