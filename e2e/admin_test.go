@@ -1,9 +1,7 @@
 package e2e
 
 import (
-	"bytes"
 	"encoding/json"
-	"io"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -14,24 +12,11 @@ import (
 // the whole answer.
 func (ds *dispatchSite) admin(t testing.TB, method, path, body string) answer {
 	t.Helper()
-	var rd io.Reader
+	h := http.Header{}
 	if body != "" {
-		rd = bytes.NewReader([]byte(body))
+		h.Set("Content-Type", "application/json")
 	}
-	req, err := http.NewRequest(method, "http://"+ds.caddy.admin+path, rd)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if body != "" {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return answer{resp.StatusCode, resp.Header, strings.TrimSpace(string(b))}
+	return do(t, method, "http://"+ds.caddy.admin+path, h, []byte(body))
 }
 
 // adminJSON is admin for an answer with status want, decoded into a map.

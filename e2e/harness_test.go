@@ -311,6 +311,25 @@ func send(t testing.TB, url string, header http.Header, body []byte) answer {
 	return answer{resp.StatusCode, resp.Header, strings.TrimSpace(string(b))}
 }
 
+// do sends a request with any method and reads the whole answer.
+func do(t testing.TB, method, target string, header http.Header, body []byte) answer {
+	t.Helper()
+	req, err := http.NewRequest(method, target, bytes.NewReader(body))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for k, vs := range header {
+		req.Header[k] = vs
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return answer{resp.StatusCode, resp.Header, strings.TrimSpace(string(b))}
+}
+
 // post is send for loops that count outcomes: it returns the answer, with
 // a transport error instead of failing the test.
 func post(client *http.Client, url string, header http.Header, body []byte) (answer, error) {
