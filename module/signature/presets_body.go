@@ -81,4 +81,18 @@ var bodyRows = []hmacRow{
 	// hex-decoded.
 	{name: "adyen", header: "HmacSignature", enc: encBase64, key: keyHex,
 		source: "docs.adyen.com/development-resources/webhooks/verify-hmac-signatures"},
+	// Dropbox: hex HMAC-SHA256 with the app secret; notifications carry no
+	// event ID.
+	{name: "dropbox", header: "X-Dropbox-Signature", enc: encHex,
+		source: "dropbox.com/developers/reference/webhooks"},
+	// Nylas v3: hex with the webhook_secret returned at creation.
+	{name: "nylas", header: "X-Nylas-Signature", enc: encHex, idField: "id",
+		source: "developer.nylas.com/docs/v3/notifications/webhooks"},
+	// GoCardless: hex in Webhook-Signature with the endpoint secret; a
+	// delivery batches events, so there is no one ID.
+	{name: "gocardless", header: "Webhook-Signature", enc: encHex,
+		source: "developer.gocardless.com/getting-started/staying-up-to-date-with-webhooks"},
+	// Xero: base64 with the webhook key; a bad signature must get 401.
+	{name: "xero", header: "x-xero-signature", enc: encBase64,
+		source: "developer.xero.com/documentation/guides/webhooks/configuring-your-server"},
 }

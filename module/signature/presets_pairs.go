@@ -42,4 +42,19 @@ var pairsRows = []pairsRow{
 	{name: "recurly", header: "recurly-signature", leading: true, sep: ",", unit: tsMillis,
 		content: "{timestamp}.{body}", enc: encHex, idField: "id",
 		source: "docs.recurly.com/recurly-subscriptions/docs/signature-verification"},
+	// Persona: "t=<s>,v1=<hex>" over "{t}.{body}" (one pair; the
+	// space-separated pairs of a rotation are not read).
+	{name: "persona", header: "Persona-Signature", tsKey: "t", tag: "v1", sep: ",", unit: tsSeconds,
+		content: "{timestamp}.{body}", enc: encHex, idField: "data.id",
+		source: "docs.withpersona.com/docs/best-practices (Checking Signatures)"},
+	// ElevenLabs: "t=<s>,v0=<hex>" over "{t}.{body}"; its example accepts
+	// 30 minutes.
+	{name: "elevenlabs", header: "ElevenLabs-Signature", tsKey: "t", tag: "v0", sep: ",", unit: tsSeconds,
+		content: "{timestamp}.{body}", enc: encHex, tolerance: 30 * time.Minute,
+		source: "elevenlabs.io/docs/agents-platform/workflows/post-call-webhooks"},
+	// Retell AI: "v=<ms>,d=<hex>" over "{body}{ts}", keyed with the API key
+	// that has the webhook badge; its SDKs accept 5 minutes.
+	{name: "retell", header: "x-retell-signature", tsKey: "v", tag: "d", sep: ",", unit: tsMillis,
+		content: "{body}{timestamp}", enc: encHex, tolerance: 5 * time.Minute,
+		source: "docs.retellai.com/features/secure-webhook"},
 }

@@ -113,6 +113,16 @@ write("recurly", built("docs.recurly.com/recurly-subscriptions/docs/signature-ve
       {"recurly-signature": TS_MS + "," + hx(mac("another-endpoint-key", TS_MS + "." + d)) + "," + hx(mac(SECRET, TS_MS + "." + d))},
       d, id="rec_evt_5")
 
+d = body(data={"id": "evt_persona_3", "type": "event"}, attributes={"name": "inquiry.completed"})
+write("persona", built("docs.withpersona.com/docs/best-practices"), "wbhsec_" + SECRET,
+      {"Persona-Signature": "t=" + TS + ",v1=" + hx(mac("wbhsec_" + SECRET, TS + "." + d))}, d, id="evt_persona_3")
+d = body(type="post_call_transcription", data={"conversation_id": "conv_1"}, event_timestamp=NOW)
+write("elevenlabs", built("elevenlabs.io post-call-webhooks"), "wsec_" + SECRET,
+      {"ElevenLabs-Signature": "t=" + TS + ",v0=" + hx(mac("wsec_" + SECRET, TS + "." + d))}, d)
+d = body(event="call_ended", call={"call_id": "call_9f"})
+write("retell", built("docs.retellai.com/features/secure-webhook (v=<ms>, d over body+ts)"), "key_" + SECRET,
+      {"x-retell-signature": "v=" + TS_MS + ",d=" + hx(mac("key_" + SECRET, d + TS_MS))}, d)
+
 # Family C: a separate timestamp.
 d = body(event="meeting.started", event_ts=1700000000000, payload={"object": {"id": "8571"}})
 write("zoom", built("developers.zoom.us/docs/api/webhooks/#verify-webhook-events"), SECRET,
@@ -175,6 +185,10 @@ body_only("calcom", "X-Cal-Signature-256", "", S2, "hex", "cal.com/docs webhooks
 adyen_hex = "44782DEF547AAA06C910C43932B1EB0C71FC68D9D0C057550C48EC2ACF6BA056"
 body_only("adyen", "HmacSignature", "", S2, "b64", "docs.adyen.com verify-hmac-signatures (hex key)",
           secret=adyen_hex, key=bytes.fromhex(adyen_hex))
+body_only("dropbox", "X-Dropbox-Signature", "", S2, "hex", "dropbox.com/developers/reference/webhooks")
+body_only("nylas", "X-Nylas-Signature", "", S2, "hex", "developer.nylas.com/docs/v3/notifications/webhooks", id_field="id")
+body_only("gocardless", "Webhook-Signature", "", S2, "hex", "developer.gocardless.com staying-up-to-date-with-webhooks")
+body_only("xero", "x-xero-signature", "", S2, "b64", "developer.xero.com webhooks configuring-your-server")
 body_only("docusign", "X-DocuSign-Signature-1", "", S2, "b64", "developers.docusign.com/platform/webhooks/connect/hmac")
 
 d = body(event_id="01HGW4TYPE", event_type="form_response", form_response={"form_id": "lT4Z3j"})
