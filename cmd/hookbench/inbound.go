@@ -35,6 +35,7 @@ type inboundOptions struct {
 	Warmup      time.Duration
 	BodyBytes   int
 	Caddy       string
+	Store       benchStore
 	// Profile, if set, is where a CPU profile of Caddy during the
 	// measured rounds is written.
 	Profile string
@@ -53,6 +54,7 @@ type routeResult struct {
 
 // inboundReport is what the inbound mode measured.
 type inboundReport struct {
+	Storage     string        `json:"storage"`
 	Concurrency int           `json:"concurrency"`
 	BodyBytes   int           `json:"body_bytes"`
 	Runs        []routeResult `json:"runs"`
@@ -80,14 +82,14 @@ func (r inboundReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t\n", run.Route, run.Requests, run.Errors, run.RPS, run.P50ms, run.P99ms, run.P999ms)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\nconcurrency %d, %d-byte bodies\n", r.Concurrency, r.BodyBytes)
+	fmt.Fprintf(w, "\nstorage %s, concurrency %d, %d-byte bodies\n", r.Storage, r.Concurrency, r.BodyBytes)
 	fmt.Fprintf(w, "verified/plain throughput (median of rounds): %.3f\n", r.Ratio)
 	fmt.Fprintf(w, "added p99 (median of rounds): %.2f ms\n", r.AddedP99ms)
 	fmt.Fprintf(w, "caddy peak RSS %.1f MB, CPU %.1f s\n", r.PeakRSSMB, r.CPUSeconds)
 }
 
 func runInbound(o inboundOptions) (inboundReport, error) {
-	rep := inboundReport{Concurrency: o.Concurrency, BodyBytes: o.BodyBytes}
+	rep := inboundReport{Storage: o.Store.kind(), Concurrency: o.Concurrency, BodyBytes: o.BodyBytes}
 	if o.Concurrency < 1 || o.Rounds < 1 || o.BodyBytes < 16 {
 		return rep, fmt.Errorf("-c and -rounds must be at least 1, -body at least 16")
 	}
@@ -103,10 +105,14 @@ func runInbound(o inboundOptions) (inboundReport, error) {
 	}
 	defer upstream.Close()
 	up := upstream.Addr().String()
+	if err := o.Store.start(dir); err != nil {
+		return rep, err
+	}
+	defer o.Store.stop()
 	proc, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
 		return fmt.Sprintf(`{
 	webhooks {
-		storage badger %s
+		%s
 	}
 }
 http://%s {
@@ -120,7 +126,7 @@ http://%s {
 		reverse_proxy %s
 	}
 }
-`, badgerDir, listen, up, benchSecret, up)
+`, o.Store.line(badgerDir), listen, up, benchSecret, up)
 	})
 	if err != nil {
 		return rep, err

@@ -6,7 +6,7 @@
 // in front of one, and drives both with uniquely signed Standard Webhooks
 // requests in alternating rounds:
 //
-//	go run ./cmd/hookbench inbound [-c 32] [-duration 5s] [-rounds 3] [-warmup 2s] [-cpuprofile f] [-json]
+//	go run ./cmd/hookbench inbound [-c 32] [-duration 5s] [-rounds 3] [-warmup 2s] [-storage badger|redis [-redis url]] [-cpuprofile f] [-json]
 //
 // It prints each route's throughput and latency, the verified/plain
 // throughput ratio and the p99 that webhook_verify adds.
@@ -14,13 +14,15 @@
 // The outbound mode POSTs events to webhook_dispatch and counts their
 // arrivals at a built-in sink that verifies every signature:
 //
-//	go run ./cmd/hookbench outbound [-n 50000] [-c 32] [-drain 2m] [-cpuprofile f] [-json]
+//	go run ./cmd/hookbench outbound [-n 50000] [-c 32] [-drain 2m] [-storage badger|redis [-redis url]] [-cpuprofile f] [-json]
 //
 // It prints intake and end-to-end delivery rates, the intake-to-arrival
 // latency, and how many events were lost or delivered twice.
 //
 // Both print the Caddy process's peak RSS and CPU time, and exit non-zero
-// on any error or lost event.
+// on any error or lost event. With -storage redis, Caddy keeps its store in
+// Redis: the one at -redis, or a redis-server (Debian's package) that
+// hookbench starts on loopback with appendfsync always.
 package main
 
 import (
@@ -47,6 +49,7 @@ func main() {
 		fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs both routes, in alternating order")
 		fs.DurationVar(&o.Warmup, "warmup", defaultWarmup, "unmeasured load on both routes before the rounds")
 		fs.IntVar(&o.BodyBytes, "body", 2048, "request body size in bytes")
+		o.Store.addFlags(fs)
 		_ = fs.Parse(os.Args[2:])
 		o.Caddy, o.Profile = *caddy, *profile
 		rep, err := runInbound(o)
@@ -56,6 +59,7 @@ func main() {
 		fs.IntVar(&o.Events, "n", 50000, "events to send")
 		fs.IntVar(&o.Concurrency, "c", 32, "concurrent intake connections")
 		fs.DurationVar(&o.Drain, "drain", 2*time.Minute, "how long to wait for deliveries after the last intake")
+		o.Store.addFlags(fs)
 		_ = fs.Parse(os.Args[2:])
 		o.Caddy, o.Profile = *caddy, *profile
 		rep, err := runOutbound(o)

@@ -23,6 +23,7 @@ type outboundOptions struct {
 	// Drain bounds the wait for deliveries once intake is done.
 	Drain time.Duration
 	Caddy string
+	Store benchStore
 	// Profile, if set, is where a CPU profile of Caddy's first 10 seconds
 	// of load is written.
 	Profile string
@@ -30,6 +31,7 @@ type outboundOptions struct {
 
 // outboundReport is what the outbound mode measured.
 type outboundReport struct {
+	Storage      string  `json:"storage"`
 	Events       int     `json:"events"`
 	Acked        int     `json:"acked"`
 	IntakeErrors int     `json:"intake_errors"`
@@ -48,7 +50,7 @@ type outboundReport struct {
 func (r outboundReport) failures() int { return r.IntakeErrors + r.Lost + r.Unverified }
 
 func (r outboundReport) print(w io.Writer) {
-	fmt.Fprintf(w, "events %d, acknowledged %d, intake errors %d\n", r.Events, r.Acked, r.IntakeErrors)
+	fmt.Fprintf(w, "storage %s: events %d, acknowledged %d, intake errors %d\n", r.Storage, r.Events, r.Acked, r.IntakeErrors)
 	fmt.Fprintf(w, "intake %.0f/s, end to end %.0f deliveries/s\n", r.IntakePerSec, r.DeliveriesPerSec)
 	fmt.Fprintf(w, "intake-to-arrival latency p50 %.1f ms, p99 %.1f ms\n", r.P50ms, r.P99ms)
 	fmt.Fprintf(w, "lost %d, duplicates %d, unverified %d\n", r.Lost, r.Duplicates, r.Unverified)
@@ -94,7 +96,7 @@ func (s *sink) count() int {
 }
 
 func runOutbound(o outboundOptions) (outboundReport, error) {
-	rep := outboundReport{Events: o.Events}
+	rep := outboundReport{Storage: o.Store.kind(), Events: o.Events}
 	if o.Events < 1 || o.Concurrency < 1 {
 		return rep, fmt.Errorf("-n and -c must be at least 1")
 	}
@@ -117,10 +119,14 @@ func runOutbound(o outboundOptions) (outboundReport, error) {
 	defer l.Close()
 	go func() { _ = http.Serve(l, sk) }()
 
+	if err := o.Store.start(dir); err != nil {
+		return rep, err
+	}
+	defer o.Store.stop()
 	proc, err := startCaddy(o.Caddy, dir, func(listen, badgerDir string) string {
 		return fmt.Sprintf(`{
 	webhooks {
-		storage badger %s
+		%s
 		dispatch {
 			allow_networks 127.0.0.0/8
 			allow_http
@@ -133,7 +139,7 @@ func runOutbound(o outboundOptions) (outboundReport, error) {
 http://%s {
 	webhook_dispatch
 }
-`, badgerDir, l.Addr(), benchSecret, listen)
+`, o.Store.line(badgerDir), l.Addr(), benchSecret, listen)
 	})
 	if err != nil {
 		return rep, err
