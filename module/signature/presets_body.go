@@ -95,4 +95,22 @@ var bodyRows = []hmacRow{
 	// Xero: base64 with the webhook key; a bad signature must get 401.
 	{name: "xero", header: "x-xero-signature", enc: encBase64,
 		source: "developer.xero.com/documentation/guides/webhooks/configuring-your-server"},
+	// Coinbase Commerce: hex HMAC-SHA256 of the raw body with the shared
+	// secret.
+	{name: "coinbase-commerce", header: "X-CC-Webhook-Signature", enc: encHex,
+		source: "docs.cdp.coinbase.com/commerce/api-arcitecture/webhooks-security"},
+	// Dub: hex HMAC-SHA256 of the raw body.
+	{name: "dub", header: "Dub-Signature", enc: encHex, idField: "id",
+		source: "dub.co/docs/concepts/webhooks/verify-webhook-requests"},
+	// Tally: base64 HMAC-SHA256 of the raw body, when a signing secret is set.
+	{name: "tally", header: "Tally-Signature", enc: encBase64, idField: "eventId",
+		source: "tally.so/help/webhooks"},
+	// Asana: hex in X-Hook-Signature, keyed with the X-Hook-Secret of the
+	// handshake.
+	{name: "asana", header: "X-Hook-Signature", enc: encHex,
+		source: "developers.asana.com/docs/webhooks-guide; developers.asana.com/reference/createwebhook"},
+	// Airtable: "hmac-sha256=<hex>", keyed with the base64-decoded
+	// macSecretBase64 of the create-webhook response.
+	{name: "airtable", header: "X-Airtable-Content-MAC", prefix: "hmac-sha256=", enc: encHex, key: keyBase64,
+		source: "airtable.com/developers/web/api/webhooks-overview"},
 }

@@ -189,8 +189,16 @@ body_only("dropbox", "X-Dropbox-Signature", "", S2, "hex", "dropbox.com/develope
 body_only("nylas", "X-Nylas-Signature", "", S2, "hex", "developer.nylas.com/docs/v3/notifications/webhooks", id_field="id")
 body_only("gocardless", "Webhook-Signature", "", S2, "hex", "developer.gocardless.com staying-up-to-date-with-webhooks")
 body_only("xero", "x-xero-signature", "", S2, "b64", "developer.xero.com webhooks configuring-your-server")
+body_only("coinbase-commerce", "X-CC-Webhook-Signature", "", S2, "hex", "docs.cdp.coinbase.com commerce webhooks-security")
+body_only("dub", "Dub-Signature", "", S2, "hex", "dub.co/docs/concepts/webhooks/verify-webhook-requests", id_field="id")
+body_only("asana", "X-Hook-Signature", "", S2, "hex", "developers.asana.com/docs/webhooks-guide")
+mac_secret = base64.b64encode(b"airtable-mac-secret-0123456789ab").decode()
+body_only("airtable", "X-Airtable-Content-MAC", "hmac-sha256=", S2, "hex", "airtable.com webhooks-overview (macSecretBase64 decoded)",
+          secret=mac_secret, key=base64.b64decode(mac_secret))
 body_only("docusign", "X-DocuSign-Signature-1", "", S2, "b64", "developers.docusign.com/platform/webhooks/connect/hmac")
 
+d = body(eventId="tally_evt_4", eventType="FORM_RESPONSE", data={"formId": "w4Xz"})
+write("tally", built("tally.so/help/webhooks"), SECRET, {"Tally-Signature": b64(mac(SECRET, d))}, d, id="tally_evt_4")
 d = body(event_id="01HGW4TYPE", event_type="form_response", form_response={"form_id": "lT4Z3j"})
 write("typeform", built("typeform.com/developers/webhooks/secure-your-webhooks"), SECRET,
       {"Typeform-Signature": "sha256=" + b64(mac(SECRET, d))}, d, id="01HGW4TYPE")
