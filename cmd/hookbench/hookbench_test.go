@@ -36,3 +36,14 @@ func TestOutboundSmoke(t *testing.T) {
 		t.Fatalf("report %+v", rep)
 	}
 }
+
+// A small dedupe run: both measurements are taken and the disk is read.
+func TestDedupeSmoke(t *testing.T) {
+	rep, err := runDedupe(dedupeOptions{Keys: 3000, Samples: 500, Concurrency: 4})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Empty.P99us <= 0 || rep.Full.P99us <= 0 || rep.DiskMB <= 0 {
+		t.Fatalf("report %+v", rep)
+	}
+}

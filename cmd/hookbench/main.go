@@ -23,6 +23,12 @@
 // on any error or lost event. With -storage redis, Caddy keeps its store in
 // Redis: the one at -redis, or a redis-server (Debian's package) that
 // hookbench starts on loopback with appendfsync always.
+//
+// The dedupe mode measures the Badger dedupe store in process, without
+// Caddy: the latency of a claim on an empty store and on one holding
+// -keys done records, and the disk those records take:
+//
+//	go run ./cmd/hookbench dedupe [-keys 10000000] [-samples 20000] [-c 32] [-settle 30s] [-json]
 package main
 
 import (
@@ -64,6 +70,15 @@ func main() {
 		o.Caddy, o.Profile = *caddy, *profile
 		rep, err := runOutbound(o)
 		finish(rep, rep.print, rep.failures(), err, *asJSON)
+	case "dedupe":
+		o := dedupeOptions{}
+		fs.IntVar(&o.Keys, "keys", 10_000_000, "done records in the full store")
+		fs.IntVar(&o.Samples, "samples", 20000, "claims timed, one at a time, on the empty and on the full store")
+		fs.IntVar(&o.Concurrency, "c", 32, "concurrent claimers filling the store")
+		fs.DurationVar(&o.Settle, "settle", 30*time.Second, "pause after filling, for compaction, before measuring")
+		_ = fs.Parse(os.Args[2:])
+		rep, err := runDedupe(o)
+		finish(rep, rep.print, 0, err, *asJSON)
 	default:
 		usage()
 	}
@@ -87,6 +102,6 @@ func finish(report any, table func(io.Writer), failures int, err error, asJSON b
 }
 
 func usage() {
-	fmt.Fprintln(os.Stderr, "usage: hookbench inbound|outbound [flags]  (hookbench <mode> -h lists them)")
+	fmt.Fprintln(os.Stderr, "usage: hookbench inbound|outbound|dedupe [flags]  (hookbench <mode> -h lists them)")
 	os.Exit(2)
 }

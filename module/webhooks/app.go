@@ -109,7 +109,7 @@ func (a *App) Provision(ctx caddy.Context) error {
 		policy:    policy,
 		retention: time.Duration(a.Dispatch.Retention),
 		workers:   a.Dispatch.Workers,
-		wake:      make(chan struct{}, a.Dispatch.Workers),
+		wake:      make(chan struct{}, 1),
 		ready:     make(chan struct{}),
 	}
 	return nil
