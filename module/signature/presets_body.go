@@ -113,4 +113,12 @@ var bodyRows = []hmacRow{
 	// macSecretBase64 of the create-webhook response.
 	{name: "airtable", header: "X-Airtable-Content-MAC", prefix: "hmac-sha256=", enc: encHex, key: keyBase64,
 		source: "airtable.com/developers/web/api/webhooks-overview"},
+	// Segment Webhooks (Actions) destination: hex HMAC-SHA1 with the shared
+	// secret.
+	{name: "segment", header: "X-Signature", alg: algSHA1, enc: encHex, idField: "messageId",
+		source: "twilio.com/docs/segment/connections/destinations/catalog/actions-webhook"},
+	// Onfido (Entrust): hex HMAC-SHA256 in X-SHA2-Signature with the
+	// webhook token.
+	{name: "onfido", header: "X-SHA2-Signature", enc: encHex,
+		source: "documentation.identity.entrust.com/api/manual-webhook-signature-verification"},
 }

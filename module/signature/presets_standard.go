@@ -21,6 +21,8 @@ var standardRows = []standardRow{
 	// Brex: Webhook-Id/-Timestamp/-Signature, base64 secrets from
 	// GET /v1/webhooks/secrets.
 	{name: "brex", prefix: "Webhook-", key: keyBase64, source: "developer.brex.com/docs/webhooks"},
+	// Loops: Standard Webhooks headers, whsec_ signing secret.
+	{name: "loops", prefix: "webhook-", key: keyBase64, source: "loops.so/docs/webhooks"},
 	// Supabase auth hooks: Standard Webhooks, secret shown as "v1,whsec_…".
 	{name: "supabase", prefix: "webhook-", key: keyBase64V1, source: "supabase.com/docs/guides/auth/auth-hooks"},
 	// Polar: Standard Webhooks; the secret's own bytes are the key (its SDK

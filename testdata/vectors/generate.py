@@ -86,6 +86,7 @@ for name, prefix, doc in [
     ("replicate", "webhook-", "replicate.com/docs/topics/webhooks/verify-webhook"),
     ("anthropic", "webhook-", "platform.claude.com/docs/en/managed-agents/webhooks"),
     ("brex", "Webhook-", "developer.brex.com/docs/webhooks"),
+    ("loops", "webhook-", "loops.so/docs/webhooks"),
 ]:
     standard(name, prefix, WHSEC, WHKEY, doc)
 standard("supabase", "webhook-", "v1," + WHSEC, WHKEY, "supabase.com/docs/guides/auth/auth-hooks (v1,whsec_ secret)")
@@ -195,10 +196,14 @@ body_only("asana", "X-Hook-Signature", "", S2, "hex", "developers.asana.com/docs
 mac_secret = base64.b64encode(b"airtable-mac-secret-0123456789ab").decode()
 body_only("airtable", "X-Airtable-Content-MAC", "hmac-sha256=", S2, "hex", "airtable.com webhooks-overview (macSecretBase64 decoded)",
           secret=mac_secret, key=base64.b64decode(mac_secret))
+body_only("onfido", "X-SHA2-Signature", "", S2, "hex", "Onfido manual-webhook-signature-verification")
 body_only("docusign", "X-DocuSign-Signature-1", "", S2, "b64", "developers.docusign.com/platform/webhooks/connect/hmac")
 
 d = body(eventId="tally_evt_4", eventType="FORM_RESPONSE", data={"formId": "w4Xz"})
 write("tally", built("tally.so/help/webhooks"), SECRET, {"Tally-Signature": b64(mac(SECRET, d))}, d, id="tally_evt_4")
+d = body(messageId="ajs-next-1700000000", type="track", event="Signed Up")
+write("segment", built("Segment Webhooks (Actions) destination (hex HMAC-SHA1)"), SECRET,
+      {"X-Signature": hx(mac(SECRET, d, hashlib.sha1))}, d, id="ajs-next-1700000000")
 d = body(event_id="01HGW4TYPE", event_type="form_response", form_response={"form_id": "lT4Z3j"})
 write("typeform", built("typeform.com/developers/webhooks/secure-your-webhooks"), SECRET,
       {"Typeform-Signature": "sha256=" + b64(mac(SECRET, d))}, d, id="01HGW4TYPE")
