@@ -128,6 +128,7 @@ type hmacRow struct {
 	idField           string // dotted path of the signed body's ID, or with sigField the signed {id} field
 	unit              tsUnit
 	content           string // the signed content template; default "{body}"
+	url               urlForm
 	alg               algorithm
 	enc               encoding
 	key               keyEncoding
@@ -149,6 +150,7 @@ func (r hmacRow) scheme(family byte) Scheme {
 		eventHeader: r.eventHeader,
 		layout:      layout{prefix: r.prefix},
 		content:     mustTemplate(r.content),
+		url:         r.url,
 		alg:         r.alg,
 		enc:         r.enc,
 		keyEnc:      r.key,

@@ -57,4 +57,11 @@ var timestampedRows = []hmacRow{
 	{name: "cloudinary", header: "X-Cld-Signature", tsHeader: "X-Cld-Timestamp", unit: tsSeconds,
 		content: "{body}{timestamp}", alg: algPlainSHA1, enc: encHex, tolerance: 2 * time.Hour,
 		source: "cloudinary.com/documentation/notification_signatures"},
+	// HubSpot v3: base64 over "{METHOD}{URI}{body}{ts}", the URI being the
+	// requested URL with HubSpot's list of escapes decoded; milliseconds, 5
+	// minutes. The body is an array of events, so the dedupe key is the
+	// signature's hash.
+	{name: "hubspot", header: "X-HubSpot-Signature-v3", tsHeader: "X-HubSpot-Request-Timestamp", unit: tsMillis,
+		content: "{method}{url}{body}{timestamp}", url: urlHubSpot, enc: encBase64, tolerance: 5 * time.Minute,
+		source: "developers.hubspot.com/docs/api/webhooks/validating-requests"},
 }

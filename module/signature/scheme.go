@@ -150,6 +150,7 @@ type Scheme struct {
 	fields      bodyFields  // signature and timestamp carried in the body (Mailgun, Linear)
 	layout      layout      // syntax of the signature header
 	content     template    // the signed content
+	url         urlForm     // how {url} is written
 	alg         algorithm   // HMAC hash, plain digest, Ed25519 or shared token
 	enc         encoding    // signature encoding
 	keyEnc      keyEncoding // how ParseSecret decodes a secret
@@ -218,7 +219,7 @@ func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance ti
 	var (
 		sigValue string
 		err      error
-		c        = content{method: r.Method, url: r.URL, body: r.Body}
+		c        = content{method: r.Method, url: s.url.apply(r.URL), body: r.Body}
 		fv       fieldValues
 	)
 	if s.fields.any() {
@@ -469,7 +470,7 @@ func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
 		keys = keys[:1]
 	}
 	h := http.Header{}
-	c := content{id: m.ID, method: m.Method, url: m.URL, body: m.Body}
+	c := content{id: m.ID, method: m.Method, url: s.url.apply(m.URL), body: m.Body}
 	if s.unit != tsNone {
 		if m.Timestamp.IsZero() {
 			return nil, errors.New("message has no timestamp")

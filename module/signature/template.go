@@ -132,3 +132,32 @@ func (t template) String() string {
 	}
 	return b.String()
 }
+
+// urlForm is how a scheme's {url} is written before signing.
+type urlForm uint8
+
+const (
+	// urlAsSent is the URL exactly as the sender addressed it.
+	urlAsSent urlForm = iota
+	// urlHubSpot decodes the percent-escapes HubSpot's v3 signature
+	// decodes: %3A %2F %3F %40 %21 %24 %27 %28 %29 %2A %2C %3B.
+	urlHubSpot
+)
+
+// hubspotUnescaper decodes the escapes of urlHubSpot, in either case.
+var hubspotUnescaper = func() *strings.Replacer {
+	var pairs []string
+	for _, c := range ":/?@!$'()*,;" {
+		esc := fmt.Sprintf("%%%02X", c)
+		pairs = append(pairs, esc, string(c), strings.ToLower(esc), string(c))
+	}
+	return strings.NewReplacer(pairs...)
+}()
+
+// apply renders rawURL in the form.
+func (f urlForm) apply(rawURL string) string {
+	if f == urlHubSpot {
+		return hubspotUnescaper.Replace(rawURL)
+	}
+	return rawURL
+}

@@ -44,12 +44,12 @@ def body(**fields):
     return json.dumps(fields, separators=(",", ":"))
 
 
-def write(name, source, secret, headers, data, id="", tamper=""):
+def write(name, source, secret, headers, data, id="", tamper="", url=""):
     v = {
         "scheme": name,
         "source": source,
         "secret": secret,
-        "url": URL + name,
+        "url": url or URL + name,
         "method": "POST",
         "headers": headers,
         "body": data,
@@ -153,6 +153,15 @@ write("mailgun", built("documentation.mailgun.com securing-webhooks; only {times
 d = body(notification_type="upload", public_id="sample", version=1700000000)
 write("cloudinary", built("cloudinary.com/documentation/notification_signatures (SHA-1 of body+ts+secret)"), SECRET,
       {"X-Cld-Timestamp": TS, "X-Cld-Signature": hashlib.sha1((d + TS + SECRET).encode()).hexdigest()}, d)
+
+d = json.dumps([{"eventId": 1700000001, "subscriptionType": "contact.creation", "objectId": 123}], separators=(",", ":"))
+hs_url = "https://hooks.example.com/hubspot?portal=62515&name=caf%C3%A9%3A%2Fa%28b%29"
+hs_uri = hs_url
+for c in ":/?@!$'()*,;":
+    hs_uri = hs_uri.replace("%%%02X" % ord(c), c).replace(("%%%02X" % ord(c)).lower(), c)
+write("hubspot", built("developers.hubspot.com/docs/api/webhooks/validating-requests (v3; listed escapes decoded)"), SECRET,
+      {"X-HubSpot-Request-Timestamp": TS_MS,
+       "X-HubSpot-Signature-v3": b64(mac(SECRET, "POST" + hs_uri + d + TS_MS))}, d, url=hs_url)
 
 # Family D: the body alone.
 def body_only(name, header, prefix, alg, enc, doc, secret=SECRET, key=None, id_field=None, extra=None):
