@@ -121,4 +121,8 @@ var bodyRows = []hmacRow{
 	// webhook token.
 	{name: "onfido", header: "X-SHA2-Signature", enc: encHex,
 		source: "documentation.identity.entrust.com/api/manual-webhook-signature-verification"},
+	// Jira Cloud admin and dynamic webhooks with a secret: "sha256=<hex>"
+	// in X-Hub-Signature (WebSub).
+	{name: "jira", header: "X-Hub-Signature", prefix: "sha256=", enc: encHex,
+		source: "developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks"},
 }

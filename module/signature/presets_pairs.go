@@ -57,4 +57,9 @@ var pairsRows = []pairsRow{
 	{name: "retell", header: "x-retell-signature", tsKey: "v", tag: "d", sep: ",", unit: tsMillis,
 		content: "{body}{timestamp}", enc: encHex, tolerance: 5 * time.Minute,
 		source: "docs.retellai.com/features/secure-webhook"},
+	// Sanity (@sanity/webhook): "t=<ms>,v1=<base64url>" over "{t}.{body}",
+	// unpadded URL-safe base64.
+	{name: "sanity", header: "sanity-webhook-signature", tsKey: "t", tag: "v1", sep: ",", unit: tsMillis,
+		content: "{timestamp}.{body}", enc: encBase64URL,
+		source: "sanity.io/docs/webhooks; github.com/sanity-io/webhook-toolkit"},
 }

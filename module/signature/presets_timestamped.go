@@ -64,4 +64,9 @@ var timestampedRows = []hmacRow{
 	{name: "hubspot", header: "X-HubSpot-Signature-v3", tsHeader: "X-HubSpot-Request-Timestamp", unit: tsMillis,
 		content: "{method}{url}{body}{timestamp}", url: urlHubSpot, enc: encBase64, tolerance: 5 * time.Minute,
 		source: "developers.hubspot.com/docs/api/webhooks/validating-requests"},
+	// Customer.io reporting webhooks: hex over "v0:{ts}:{body}" with the
+	// signing key, X-CIO-Timestamp in seconds.
+	{name: "customerio", header: "X-CIO-Signature", tsHeader: "X-CIO-Timestamp", unit: tsSeconds,
+		content: "v0:{timestamp}:{body}", enc: encHex, idField: "event_id",
+		source: "docs.customer.io/api/webhooks (Securing webhooks)"},
 }

@@ -124,10 +124,18 @@ d = body(event="call_ended", call={"call_id": "call_9f"})
 write("retell", built("docs.retellai.com/features/secure-webhook (v=<ms>, d over body+ts)"), "key_" + SECRET,
       {"x-retell-signature": "v=" + TS_MS + ",d=" + hx(mac("key_" + SECRET, d + TS_MS))}, d)
 
+d = body(_id="drafts.post-1", _type="post", title="café")
+sig = base64.urlsafe_b64encode(mac(SECRET, TS_MS + "." + d)).rstrip(b"=").decode()
+write("sanity", built("github.com/sanity-io/webhook-toolkit (t in ms, v1 unpadded base64url)"), SECRET,
+      {"sanity-webhook-signature": "t=" + TS_MS + ",v1=" + sig}, d)
+
 # Family C: a separate timestamp.
 d = body(event="meeting.started", event_ts=1700000000000, payload={"object": {"id": "8571"}})
 write("zoom", built("developers.zoom.us/docs/api/webhooks/#verify-webhook-events"), SECRET,
       {"x-zm-request-timestamp": TS, "x-zm-signature": "v0=" + hx(mac(SECRET, "v0:" + TS + ":" + d))}, d)
+d = body(event_id="01HGW5CIO", object_type="email", metric="delivered")
+write("customerio", built("docs.customer.io/api/webhooks"), SECRET,
+      {"X-CIO-Timestamp": TS, "X-CIO-Signature": hx(mac(SECRET, "v0:" + TS + ":" + d))}, d, id="01HGW5CIO")
 d = body(triggerType="form_submission", payload={"id": "65a1", "name": "Contact"})
 write("webflow", built("developers.webflow.com working-with-webhooks#validating-request-signatures"), SECRET,
       {"x-webflow-timestamp": TS_MS, "x-webflow-signature": hx(mac(SECRET, TS_MS + ":" + d))}, d)
@@ -206,6 +214,7 @@ mac_secret = base64.b64encode(b"airtable-mac-secret-0123456789ab").decode()
 body_only("airtable", "X-Airtable-Content-MAC", "hmac-sha256=", S2, "hex", "airtable.com webhooks-overview (macSecretBase64 decoded)",
           secret=mac_secret, key=base64.b64decode(mac_secret))
 body_only("onfido", "X-SHA2-Signature", "", S2, "hex", "Onfido manual-webhook-signature-verification")
+body_only("jira", "X-Hub-Signature", "sha256=", S2, "hex", "developer.atlassian.com jira webhooks#secure-admin-webhooks")
 body_only("docusign", "X-DocuSign-Signature-1", "", S2, "b64", "developers.docusign.com/platform/webhooks/connect/hmac")
 
 d = body(eventId="tally_evt_4", eventType="FORM_RESPONSE", data={"formId": "w4Xz"})
