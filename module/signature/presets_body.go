@@ -125,4 +125,11 @@ var bodyRows = []hmacRow{
 	// in X-Hub-Signature (WebSub).
 	{name: "jira", header: "X-Hub-Signature", prefix: "sha256=", enc: encHex,
 		source: "developer.atlassian.com/cloud/jira/platform/webhooks/#secure-admin-webhooks"},
+	// Checkout.com workflows: hex (Base16) HMAC-SHA256 of the raw body in
+	// Cko-Signature, keyed with the webhook action's key.
+	{name: "checkout", header: "Cko-Signature", enc: encHex, idField: "id",
+		source: "checkout.com/docs/developer-resources/webhooks/manage-webhooks/set-up-your-webhook-receiver"},
+	// Bland AI: hex HMAC-SHA256 of the body in X-Webhook-Signature.
+	{name: "bland", header: "X-Webhook-Signature", enc: encHex, idField: "call_id",
+		source: "docs.bland.ai/tutorials/webhook-signing"},
 }

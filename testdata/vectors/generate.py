@@ -215,6 +215,7 @@ body_only("airtable", "X-Airtable-Content-MAC", "hmac-sha256=", S2, "hex", "airt
           secret=mac_secret, key=base64.b64decode(mac_secret))
 body_only("onfido", "X-SHA2-Signature", "", S2, "hex", "Onfido manual-webhook-signature-verification")
 body_only("jira", "X-Hub-Signature", "sha256=", S2, "hex", "developer.atlassian.com jira webhooks#secure-admin-webhooks")
+body_only("checkout", "Cko-Signature", "", S2, "hex", "checkout.com set-up-your-webhook-receiver", id_field="id")
 body_only("docusign", "X-DocuSign-Signature-1", "", S2, "b64", "developers.docusign.com/platform/webhooks/connect/hmac")
 
 d = body(eventId="tally_evt_4", eventType="FORM_RESPONSE", data={"formId": "w4Xz"})
@@ -222,6 +223,9 @@ write("tally", built("tally.so/help/webhooks"), SECRET, {"Tally-Signature": b64(
 d = body(messageId="ajs-next-1700000000", type="track", event="Signed Up")
 write("segment", built("Segment Webhooks (Actions) destination (hex HMAC-SHA1)"), SECRET,
       {"X-Signature": hx(mac(SECRET, d, hashlib.sha1))}, d, id="ajs-next-1700000000")
+d = body(call_id="c9d8e7f6", status="completed", summary="café")
+write("bland", built("docs.bland.ai/tutorials/webhook-signing"), SECRET,
+      {"X-Webhook-Signature": hx(mac(SECRET, d))}, d, id="c9d8e7f6")
 d = body(event_id="01HGW4TYPE", event_type="form_response", form_response={"form_id": "lT4Z3j"})
 write("typeform", built("typeform.com/developers/webhooks/secure-your-webhooks"), SECRET,
       {"Typeform-Signature": "sha256=" + b64(mac(SECRET, d))}, d, id="01HGW4TYPE")
