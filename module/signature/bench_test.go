@@ -34,8 +34,18 @@ func BenchmarkVerify(b *testing.B) {
 			header.Set("X-Signature-Ed25519", hex.EncodeToString(ed25519.Sign(key, append(ts, body...))))
 			now = time.Unix(1700000000, 0)
 		} else {
+			if !s.CanSign() {
+				continue // verify-only: its signer lives outside this package
+			}
 			var err error
-			if secret, err = s.ParseSecret("whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"); err != nil {
+			key := testSecret(s, 0)
+			if s.keyEnc == keyBase64 {
+				key = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+			}
+			if secret, err = s.ParseSecret(key); err != nil {
+				if s.custom != nil {
+					continue // a bespoke key format; its family benchmarks itself
+				}
 				b.Fatal(err)
 			}
 			if header, err = s.Sign(Message{ID: "msg_bench", Timestamp: now, Body: body, Method: http.MethodPost,
