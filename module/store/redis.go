@@ -46,6 +46,9 @@ const (
 // sync (NTP); a skew shortens or lengthens leases by as much.
 type Redis struct {
 	client *redis.Client
+	// pipe sends most commands, batching those issued together; an
+	// optimistic transaction (WATCH) uses client directly.
+	pipe   *autoPipeline
 	prefix string
 	now    func() time.Time
 	// where names the server for errors, with any password redacted.
@@ -98,8 +101,10 @@ func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, erro
 	if o.Logger != nil {
 		redis.SetLogger(redisLogger{o.Logger.Named("redis")})
 	}
-	r := &Redis{client: redis.NewClient(opts), prefix: o.Prefix, now: o.Now, where: where}
+	client := redis.NewClient(opts)
+	r := &Redis{client: client, pipe: newAutoPipeline(client), prefix: o.Prefix, now: o.Now, where: where}
 	if err := r.client.Ping(ctx).Err(); err != nil {
+		r.pipe.close()
 		_ = r.client.Close()
 		return nil, fmt.Errorf("connecting to redis at %s: %w", where, err)
 	}
@@ -155,14 +160,16 @@ func (r *Redis) Reserve(ctx context.Context, key, token string, lease time.Durat
 	c := Claim{State: InFlight, Token: token, Expires: now.Add(lease)}
 	k := r.key("d:", key)
 	v := encodeRedisClaim(c)
-	ok, err := r.client.SetNX(ctx, k, v, lease+redisTTLMargin).Result()
+	set := redis.NewBoolCmd(ctx, "set", k, v, "px", ms(lease+redisTTLMargin), "nx")
+	_ = r.send(ctx, set)
+	ok, err := set.Result()
 	if err != nil {
 		return Claim{}, false, r.fail("reserving dedupe claim", err)
 	}
 	if ok {
 		return c, true, nil
 	}
-	res, err := reserveScript.Run(ctx, r.client, []string{k}, hexTime(now), v, ms(lease+redisTTLMargin)).Slice()
+	res, err := r.eval(ctx, reserveScript, []string{k}, hexTime(now), v, ms(lease+redisTTLMargin)).Slice()
 	if err != nil {
 		return Claim{}, false, r.fail("reserving dedupe claim", err)
 	}
@@ -214,6 +221,7 @@ func (r *Redis) Close() error {
 		return nil
 	}
 	r.closed = true
+	r.pipe.close()
 	if err := r.client.Close(); err != nil {
 		return fmt.Errorf("closing redis client for %s: %w", r.where, err)
 	}
@@ -255,7 +263,7 @@ func (r *Redis) asOwner(ctx context.Context, op, key, token string, next func(no
 	if next != nil {
 		v, life = next(now)
 	}
-	n, err := ownerScript.Run(ctx, r.client, []string{r.key("d:", key)}, hexTime(now), token, v, ms(life+redisTTLMargin)).Int()
+	n, err := r.eval(ctx, ownerScript, []string{r.key("d:", key)}, hexTime(now), token, v, ms(life+redisTTLMargin)).Int()
 	if err != nil {
 		return r.fail(op+" dedupe claim", err)
 	}

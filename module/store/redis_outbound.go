@@ -102,7 +102,9 @@ func (r *Redis) GetEndpoint(ctx context.Context, id string) (Endpoint, error) {
 		return Endpoint{}, err
 	}
 	defer r.mu.RUnlock()
-	v, err := r.client.Get(ctx, r.key("ep:", id)).Bytes()
+	get := redis.NewStringCmd(ctx, "get", r.key("ep:", id))
+	_ = r.send(ctx, get)
+	v, err := get.Bytes()
 	if isRedisNil(err) {
 		return Endpoint{}, ErrNotFound
 	}
@@ -122,7 +124,9 @@ func (r *Redis) ListEndpoints(ctx context.Context) ([]Endpoint, error) {
 		return nil, err
 	}
 	defer r.mu.RUnlock()
-	ids, err := r.client.SMembers(ctx, r.key("eps", "")).Result()
+	members := redis.NewStringSliceCmd(ctx, "smembers", r.key("eps", ""))
+	_ = r.send(ctx, members)
+	ids, err := members.Result()
 	if err != nil {
 		return nil, r.fail("listing endpoints", err)
 	}
@@ -134,7 +138,7 @@ func (r *Redis) ListEndpoints(ctx context.Context) ([]Endpoint, error) {
 	for i, id := range ids {
 		keys[i] = r.key("ep:", id)
 	}
-	vals, err := r.client.MGet(ctx, keys...).Result()
+	vals, err := r.mget(ctx, keys)
 	if err != nil {
 		return nil, r.fail("listing endpoints", err)
 	}
@@ -186,7 +190,7 @@ func (r *Redis) CreateEvent(ctx context.Context, ev Event, ds []Delivery, retent
 		args = append(args, d.ID, v, d.EndpointID, d.Status, d.LeaseToken, hexTime(d.LeaseUntil), tag, at)
 	}
 	for range redisAttempts {
-		res, err := createScript.Run(ctx, r.client, nil, args...).Slice()
+		res, err := r.eval(ctx, createScript, nil, args...).Slice()
 		if err != nil {
 			return Event{}, nil, false, r.fail("creating event "+ev.ID, err)
 		}
@@ -226,7 +230,7 @@ func (r *Redis) GetEvent(ctx context.Context, id string) (Event, []Delivery, err
 
 // loadEvent is GetEvent without the lock.
 func (r *Redis) loadEvent(ctx context.Context, id string) (Event, []Delivery, error) {
-	res, err := loadEventScript.Run(ctx, r.client, nil, r.prefix, id).Slice()
+	res, err := r.eval(ctx, loadEventScript, nil, r.prefix, id).Slice()
 	if err != nil {
 		return Event{}, nil, r.fail("reading event "+id, err)
 	}
@@ -278,9 +282,10 @@ func (r *Redis) ListEvents(ctx context.Context, f EventFilter) ([]Event, error) 
 	}
 	clock := r.now()
 	for scanned := 0; len(out) < limit && scanned < ListScanLimit; {
-		ids, err := r.client.ZRevRangeByLex(ctx, r.key("evs", ""), &redis.ZRangeBy{
-			Max: upper, Min: "-", Count: int64(min(listPage, ListScanLimit-scanned)),
-		}).Result()
+		page := redis.NewStringSliceCmd(ctx, "zrevrangebylex", r.key("evs", ""), upper, "-",
+			"limit", 0, min(listPage, ListScanLimit-scanned))
+		_ = r.send(ctx, page)
+		ids, err := page.Result()
 		if err != nil {
 			return nil, r.fail("listing events", err)
 		}
@@ -305,7 +310,7 @@ func (r *Redis) matchEvents(ctx context.Context, ids []string, f EventFilter, cl
 	for i, id := range ids {
 		keys[i] = r.key("ev:", id)
 	}
-	vals, err := r.client.MGet(ctx, keys...).Result()
+	vals, err := r.mget(ctx, keys)
 	if err != nil {
 		return nil, r.fail("listing events", err)
 	}
@@ -326,7 +331,7 @@ func (r *Redis) matchEvents(ctx context.Context, ids []string, f EventFilter, cl
 		}
 	}
 	if len(gone) > 0 {
-		if err := r.client.ZRem(ctx, r.key("evs", ""), gone...).Err(); err != nil {
+		if err := r.send(ctx, redis.NewIntCmd(ctx, append([]any{"zrem", r.key("evs", "")}, gone...)...)); err != nil {
 			return nil, r.fail("listing events", err)
 		}
 	}
@@ -350,17 +355,20 @@ func (r *Redis) matchEvents(ctx context.Context, ids []string, f EventFilter, cl
 // set) in status (if set), reading the deliveries' statuses as they are
 // now.
 func (r *Redis) hasDelivery(ctx context.Context, id, endpointID, status string) (bool, error) {
-	dids, err := r.client.ZRange(ctx, r.key("evdl:", id), 0, -1).Result()
+	index := redis.NewStringSliceCmd(ctx, "zrange", r.key("evdl:", id), 0, -1)
+	_ = r.send(ctx, index)
+	dids, err := index.Result()
 	if err != nil {
 		return false, r.fail("listing events", err)
 	}
-	cmds, err := r.client.Pipelined(ctx, func(p redis.Pipeliner) error {
-		for _, did := range dids {
-			p.HMGet(ctx, r.key("dl:", did), "ep", "st")
-		}
-		return nil
-	})
-	if err != nil {
+	if len(dids) == 0 {
+		return false, nil
+	}
+	cmds := make([]redis.Cmder, len(dids))
+	for i, did := range dids {
+		cmds[i] = redis.NewSliceCmd(ctx, "hmget", r.key("dl:", did), "ep", "st")
+	}
+	if err := r.send(ctx, cmds...); err != nil {
 		return false, r.fail("listing events", err)
 	}
 	for _, c := range cmds {
@@ -381,7 +389,9 @@ func (r *Redis) GetDelivery(ctx context.Context, id string) (Delivery, error) {
 		return Delivery{}, err
 	}
 	defer r.mu.RUnlock()
-	f, err := r.client.HMGet(ctx, r.key("dl:", id), "rec", "exp", "st", "tok", "lut", "ua").Result()
+	get := redis.NewSliceCmd(ctx, "hmget", r.key("dl:", id), "rec", "exp", "st", "tok", "lut", "ua")
+	_ = r.send(ctx, get)
+	f, err := get.Result()
 	if err != nil {
 		return Delivery{}, r.fail("reading delivery "+id, err)
 	}
@@ -408,7 +418,7 @@ func (r *Redis) ClaimDue(ctx context.Context, now time.Time, limit int, token st
 	}
 	defer r.mu.RUnlock()
 	until := now.Add(lease)
-	recs, err := claimScript.Run(ctx, r.client, nil, r.prefix, "("+hexTime(now.Add(time.Nanosecond)), hexTime(r.now()),
+	recs, err := r.eval(ctx, claimScript, nil, r.prefix, "("+hexTime(now.Add(time.Nanosecond)), hexTime(r.now()),
 		limit, token, hexTime(until), until.Format(time.RFC3339Nano), now.Format(time.RFC3339Nano)).StringSlice()
 	if err != nil {
 		return nil, r.fail("claiming due deliveries", err)
@@ -446,7 +456,7 @@ func (r *Redis) UpdateDelivery(ctx context.Context, d Delivery, token string) er
 		return fmt.Errorf("encoding delivery %s: %w", d.ID, err)
 	}
 	tag, at := redisQueueSlot(d)
-	res, err := updateScript.Run(ctx, r.client, nil, r.prefix, d.ID, hexTime(clock), token, d.EventID, d.EndpointID,
+	res, err := r.eval(ctx, updateScript, nil, r.prefix, d.ID, hexTime(clock), token, d.EventID, d.EndpointID,
 		v, d.Status, d.LeaseToken, hexTime(d.LeaseUntil), tag, at).Text()
 	if err != nil {
 		return r.fail("updating delivery "+d.ID, err)
@@ -472,11 +482,23 @@ func (r *Redis) QueueDepth(ctx context.Context, now time.Time) (due, scheduled i
 	}
 	defer r.mu.RUnlock()
 	next := hexTime(now.Add(time.Nanosecond))
-	n, err := depthScript.Run(ctx, r.client, nil, r.prefix, "("+hexTime(r.now().Add(time.Nanosecond)), "("+next, "["+next).Int64Slice()
+	n, err := r.eval(ctx, depthScript, nil, r.prefix, "("+hexTime(r.now().Add(time.Nanosecond)), "("+next, "["+next).Int64Slice()
 	if err != nil {
 		return 0, 0, r.fail("counting the queue", err)
 	}
 	return int(n[0]), int(n[1]), nil
+}
+
+// mget reads keys through the pipeline; a missing key's value is nil.
+func (r *Redis) mget(ctx context.Context, keys []string) ([]any, error) {
+	args := make([]any, 0, 1+len(keys))
+	args = append(args, "mget")
+	for _, k := range keys {
+		args = append(args, k)
+	}
+	cmd := redis.NewSliceCmd(ctx, args...)
+	_ = r.send(ctx, cmd)
+	return cmd.Result()
 }
 
 // redisQueueSlot is d's queue entry as the scripts take it: the set's tag

@@ -1,7 +1,5 @@
 package store
 
-import "github.com/redis/go-redis/v9"
-
 // The Lua scripts of the Redis store. Redis runs each script atomically,
 // which is what makes a claim, a token check and its write one step.
 // Times are 16-digit hex strings (hexTime), compared as strings: Lua's
@@ -40,7 +38,7 @@ import "github.com/redis/go-redis/v9"
 // caller's clock (Redis may still hold it until its own expiry).
 // KEYS: the claim. ARGV: now, the new claim, its Redis expiry in ms.
 // Returns {1, ""} when claimed, or {0, the current claim}.
-var reserveScript = redis.NewScript(`
+var reserveScript = newLuaScript(`
 local cur = redis.call('GET', KEYS[1])
 if cur and string.sub(cur, 2, 17) > ARGV[1] then
 	return {0, cur}
@@ -53,7 +51,7 @@ return {1, ''}
 // claim if the token holds it under a live lease.
 // KEYS: the claim. ARGV: now, token, new value or "", its expiry in ms.
 // Returns 1 when done, 0 when the token does not own the claim.
-var ownerScript = redis.NewScript(`
+var ownerScript = newLuaScript(`
 local cur = redis.call('GET', KEYS[1])
 if not cur or string.sub(cur, 1, 1) ~= 'I' or string.sub(cur, 2, 17) <= ARGV[1]
 	or string.sub(cur, 18) ~= ARGV[2] then
@@ -100,7 +98,7 @@ end
 // none), hex queue time.
 // Returns {1} when created, {0, event ID} for the key's event, or
 // {-1, message} when an ID is in use.
-var createScript = redis.NewScript(queueLib + `
+var createScript = newLuaScript(queueLib + `
 local now, exp, ttl, id, rec, idem = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6], ARGV[7]
 local evKey = P .. 'ev:' .. id
 if idem ~= '' then
@@ -157,7 +155,7 @@ return {1}
 // ARGV: prefix, "(" + hex(now+1ns), store clock, limit, token, hex
 // LeaseUntil, LeaseUntil and UpdatedAt (RFC 3339).
 // Returns the claimed deliveries' rec fields, in order.
-var claimScript = redis.NewScript(queueLib + `
+var claimScript = newLuaScript(queueLib + `
 local bound, clock, limit, token, lu, lut, ua = ARGV[2], ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6], ARGV[7], ARGV[8]
 local out, drops = {}, 0
 while #out < limit and drops < 1000 do
@@ -199,7 +197,7 @@ return out
 // status, new token, hex LeaseUntil, queue tag ("" for none), hex queue
 // time.
 // Returns "ok", "not_found", "not_owner", or "moved:<event>:<endpoint>".
-var updateScript = redis.NewScript(queueLib + `
+var updateScript = newLuaScript(queueLib + `
 local id, clock, token = ARGV[2], ARGV[3], ARGV[4]
 local key = P .. 'dl:' .. id
 local f = redis.call('HMGET', key, 'exp', 'st', 'tok', 'lu', 'ev', 'ep', 'q')
@@ -230,7 +228,7 @@ return 'ok'
 // most 10,000 per call), then counts the queue.
 // ARGV: prefix, "(" + hex(clock+1ns), "(" + hex(now+1ns), "[" + hex(now+1ns).
 // Returns {due, scheduled}.
-var depthScript = redis.NewScript(queueLib + `
+var depthScript = newLuaScript(queueLib + `
 local expired = redis.call('ZRANGEBYLEX', P .. 'q:exp', '-', ARGV[2], 'LIMIT', 0, 10000)
 for _, e in ipairs(expired) do
 	local tag, m = string.sub(e, 17, 17), string.sub(e, 18)
@@ -249,7 +247,7 @@ return {due, redis.call('ZLEXCOUNT', P .. 'q:due', ARGV[4], '+')}
 // ARGV: prefix, event ID.
 // Returns {event record or false, then per delivery: its hash as
 // HMGET rec exp st tok lut ua}.
-var loadEventScript = redis.NewScript(`
+var loadEventScript = newLuaScript(`
 local P = ARGV[1]
 local out = {redis.call('GET', P .. 'ev:' .. ARGV[2])}
 if not out[1] then

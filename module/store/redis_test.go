@@ -310,3 +310,31 @@ func assertPTTL(t *testing.T, c *redis.Client, key string, lo, hi time.Duration)
 		t.Fatalf("PTTL(%s) = %v, want between %v and %v", key, got, lo, hi)
 	}
 }
+
+// BenchmarkRedisClaimCommit is one inbound delivery's store work, a claim
+// and its commit, from many goroutines at once, as a busy replica does it.
+// It needs a redis-server, which it starts.
+func BenchmarkRedisClaimCommit(b *testing.B) {
+	srv := redistest.Start(b, redistest.Options{})
+	s, err := store.OpenRedis(context.Background(), srv.URL(), store.RedisOptions{Prefix: newPrefix()})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer s.Close()
+	resp := store.Response{Status: 200, ContentType: "application/json", Body: []byte(`{"ok":true}`)}
+	var n atomic.Int64
+	b.SetParallelism(16)
+	b.ResetTimer()
+	b.RunParallel(func(pb *testing.PB) {
+		ctx := context.Background()
+		for pb.Next() {
+			key := fmt.Sprint("k", n.Add(1))
+			if _, owned, err := s.Reserve(ctx, key, "t", time.Minute); err != nil || !owned {
+				b.Fatalf("Reserve = (%v, %v)", owned, err)
+			}
+			if err := s.Commit(ctx, key, "t", resp, time.Hour); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
