@@ -6,6 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -293,4 +295,29 @@ func (s *flakySink) verified(id string) (int, bool) {
 		ok = ok && a.verified
 	}
 	return len(s.got[id]), ok
+}
+
+// `caddy validate` needs no Redis; `caddy run` without one refuses to
+// start, saying where it tried, and never shows the password.
+func TestReplicaConfigWithoutRedis(t *testing.T) {
+	env := []string{"XDG_DATA_HOME=" + t.TempDir(), "XDG_CONFIG_HOME=" + t.TempDir(),
+		"HG_REDIS_ADDR=127.0.0.1:" + fmt.Sprint(freePort(t)), "REDIS_PASSWORD=" + replicaPassword,
+		"HG_LISTEN=127.0.0.1:" + fmt.Sprint(freePort(t)), "HG_UPSTREAM=127.0.0.1:9", "HG_SINK=127.0.0.1:9",
+		"HG_INBOUND_SECRET=" + newSecret(t), "HG_ORDERS_SECRET=" + newSecret(t),
+		"CADDY_ADMIN=127.0.0.1:" + fmt.Sprint(freePort(t))}
+	config := repoFile("caddyfile", "replicas.Caddyfile")
+	validate := exec.Command(caddyBin, "validate", "--config", config)
+	validate.Env = append(os.Environ(), env...)
+	if out, err := validate.CombinedOutput(); err != nil {
+		t.Fatalf("validate without Redis: %v\n%s", err, out)
+	}
+	run := exec.Command(caddyBin, "run", "--config", config)
+	run.Env = append(os.Environ(), env...)
+	out, err := run.CombinedOutput()
+	if err == nil || !strings.Contains(string(out), "connecting to redis at redis://:xxxxx@127.0.0.1:") {
+		t.Fatalf("run without Redis: %v\n%s", err, out)
+	}
+	if strings.Contains(string(out), replicaPassword) {
+		t.Fatalf("the refusal shows the password:\n%s", out)
+	}
 }

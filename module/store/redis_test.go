@@ -338,3 +338,29 @@ func BenchmarkRedisClaimCommit(b *testing.B) {
 		}
 	})
 }
+
+// TestRedisClaimSkipsExpired: a claim drops the queue entries of deliveries
+// past their retention on its own, without a QueueDepth first, and hands
+// out the live ones behind them.
+func TestRedisClaimSkipsExpired(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	clk := storetest.NewClock(storetest.Start)
+	s := openRedis(t, srv.URL(), newPrefix(), clk.Now)
+	for i, retention := range []time.Duration{time.Hour, 2 * time.Hour} {
+		ev := store.Event{ID: fmt.Sprintf("wevt_%d", i), Type: "t", Created: clk.Now(), Data: []byte(`{}`)}
+		d := store.Delivery{ID: fmt.Sprintf("wdlv_%d", i), EventID: ev.ID, EndpointID: "we_a", Status: store.DeliveryPending,
+			NextAttemptAt: storetest.Start.Add(time.Duration(i) * time.Second)}
+		if _, _, _, err := s.CreateEvent(ctx, ev, []store.Delivery{d}, retention); err != nil {
+			t.Fatal(err)
+		}
+	}
+	clk.Advance(time.Hour)
+	got, err := s.ClaimDue(ctx, clk.Now(), 10, "w", storetest.Lease)
+	if err != nil || len(got) != 1 || got[0].ID != "wdlv_1" {
+		t.Fatalf("ClaimDue = (%+v, %v), want wdlv_1 alone", got, err)
+	}
+	if due, scheduled, err := s.QueueDepth(ctx, clk.Now().Add(storetest.Lease)); err != nil || due != 1 || scheduled != 0 {
+		t.Fatalf("QueueDepth = (%d, %d, %v), want the claimed delivery alone", due, scheduled, err)
+	}
+}
