@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strings"
 	"time"
 )
 
@@ -75,21 +74,21 @@ func (ecdsaFamily) verify(s *Scheme, r Request, secrets []Secret, now time.Time,
 	if !ok || len(sig) > maxECDSASig {
 		return Result{}, fmt.Errorf("%w: not a P-256 DER signature", ErrInvalidSignature)
 	}
-	var msg strings.Builder
-	s.content.write(&msg, c)
-	digest := sha256.Sum256([]byte(msg.String()))
+	hash := sha256.New()
+	s.content.write(hash, c)
+	digest := hash.Sum(nil)
 	for i, sec := range secrets {
 		if len(sec.key) == 0 {
 			continue
 		}
 		pub, err := ecdsaPublicKey(sec.key)
-		if err != nil || !ecdsa.VerifyASN1(pub, digest[:], sig) {
+		if err != nil || !ecdsa.VerifyASN1(pub, digest, sig) {
 			continue
 		}
 		// ECDSA signatures are malleable: (r, n-s) verifies too, so the
 		// signature cannot key dedupe. The signed message can.
 		res.Secret = i
-		res.DedupeKey = "body:" + hex.EncodeToString(digest[:])
+		res.DedupeKey = "body:" + hex.EncodeToString(digest)
 		return res, nil
 	}
 	return Result{}, fmt.Errorf("%w: no public key matches", ErrInvalidSignature)
