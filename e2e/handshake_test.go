@@ -15,7 +15,7 @@ import (
 
 // The secrets of the handshake routes (/hs/<preset>) of providers.Caddyfile.
 func init() {
-	for _, name := range []string{"twitter", "meta", "trello", "zoom", "twitch", "slack", "mailchimp", "okta"} {
+	for _, name := range []string{"twitter", "meta", "dropbox", "asana", "trello", "zoom", "twitch", "slack", "mailchimp", "okta"} {
 		presetSecrets["hs_"+name] = plainSecret(name)
 	}
 }
@@ -65,6 +65,32 @@ func TestHandshakesEndToEnd(t *testing.T) {
 		if a := call(t, "GET", "/hs/meta?"+q.Encode(), nil, nil); a.Status != 401 {
 			t.Fatalf("wrong verify token: got %d %s, want 401", a.Status, a.Body)
 		}
+	})
+
+	t.Run("dropbox challenge", func(t *testing.T) {
+		a := call(t, "GET", "/hs/dropbox?challenge=Xk3pQ8vL2nYz", nil, nil)
+		expect(t, a, 200, "text/plain; charset=utf-8", "Xk3pQ8vL2nYz")
+		if a.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Fatal("echoed challenge without X-Content-Type-Options: nosniff")
+		}
+		if a := call(t, "GET", "/hs/dropbox?challenge=%3Cscript%3E", nil, nil); a.Status != 401 {
+			t.Fatalf("markup challenge: got %d %s, want 401", a.Status, a.Body)
+		}
+	})
+
+	t.Run("asana X-Hook-Secret, then a signed event", func(t *testing.T) {
+		h := http.Header{}
+		h.Set("X-Hook-Secret", "b537207f20cbfa02357cf448134da559e8bd39d61597dcd5631b8012eae53e81")
+		a := call(t, "POST", "/hs/asana", h, nil)
+		if a.Status != 200 || a.Header.Get("X-Hook-Secret") != h.Get("X-Hook-Secret") {
+			t.Fatalf("handshake: got %d %v", a.Status, a.Header)
+		}
+		// Events are signed with the secret the route is configured with.
+		body := []byte(`{"events":[{"action":"changed","resource":{"gid":"` + randomHex(t, 8) + `","resource_type":"task"}}]}`)
+		ev := http.Header{}
+		ev.Set("X-Hook-Signature", hex.EncodeToString(hmacSHA256(sec("asana"), body)))
+		ev.Set("Content-Type", "application/json")
+		s.checkDelivery(t, delivery{path: "/hs/asana", header: ev, body: body})
 	})
 
 	t.Run("trello HEAD", func(t *testing.T) {
