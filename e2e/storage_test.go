@@ -31,7 +31,7 @@ func TestDefaultStoreWithoutGlobalOption(t *testing.T) {
 			t.Fatalf("delivery %d: %d dup=%q %s", i+1, a.Status, a.Header.Get("Webhook-Duplicate"), a.Body)
 		}
 	}
-	if _, err := os.Stat(filepath.Join(data, "caddy", "webhooks", "MANIFEST")); err != nil {
+	if _, err := os.Stat(filepath.Join(data, "caddy", "webhooks", "dedupe", "MANIFEST")); err != nil {
 		t.Fatalf("no Badger database in Caddy's data directory: %v", err)
 	}
 }
