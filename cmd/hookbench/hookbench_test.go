@@ -1,9 +1,29 @@
 package main
 
 import (
+	"fmt"
+	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
+
+// TestMain builds Caddy once for every run of the tool here.
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "hookbench-test-")
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	builtCaddy = filepath.Join(dir, "caddy")
+	if err := buildCaddy(builtCaddy); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
 
 // A short inbound run keeps the tool from rotting: it must complete with
 // requests on both routes and no errors. It asserts no timing.

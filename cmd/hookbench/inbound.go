@@ -291,6 +291,20 @@ func startUpstream() (net.Listener, error) {
 	return l, nil
 }
 
+// builtCaddy, if set, is the Caddy binary that runs without -caddy use
+// instead of building one each: the tests build it once.
+var builtCaddy string
+
+// buildCaddy builds ./cmd/caddy to bin.
+func buildCaddy(bin string) error {
+	build := exec.Command("go", "build", "-o", bin, "github.com/hookguard/hookguard/cmd/caddy")
+	build.Stderr = os.Stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("building cmd/caddy: %w", err)
+	}
+	return nil
+}
+
 // caddyProc is a running Caddy: its process, the base URL of its site and
 // its admin address.
 type caddyProc struct {
@@ -303,11 +317,12 @@ type caddyProc struct {
 // directory, and returns once it listens.
 func startCaddy(bin, dir string, config func(listen, badgerDir string) string) (*caddyProc, error) {
 	if bin == "" {
+		bin = builtCaddy
+	}
+	if bin == "" {
 		bin = filepath.Join(dir, "caddy")
-		build := exec.Command("go", "build", "-o", bin, "github.com/hookguard/hookguard/cmd/caddy")
-		build.Stderr = os.Stderr
-		if err := build.Run(); err != nil {
-			return nil, fmt.Errorf("building cmd/caddy: %w", err)
+		if err := buildCaddy(bin); err != nil {
+			return nil, err
 		}
 	}
 	listen, err := freeAddr()
