@@ -94,9 +94,20 @@ func tolerance(in signature.Info) string {
 	case in.Timestamp == "":
 		return "—"
 	case in.Tolerance == 0:
-		return defaultTolerance.String() + " (none recommended)"
+		return duration(defaultTolerance) + " (none recommended)"
 	}
-	return in.Tolerance.String()
+	return duration(in.Tolerance)
+}
+
+// duration writes whole hours or minutes without trailing zero units.
+func duration(d time.Duration) string {
+	switch {
+	case d%time.Hour == 0:
+		return fmt.Sprintf("%dh", d/time.Hour)
+	case d%time.Minute == 0:
+		return fmt.Sprintf("%dm", d/time.Minute)
+	}
+	return d.String()
 }
 
 // plain drops Markdown code quotes for the terminal.

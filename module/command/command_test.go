@@ -54,7 +54,7 @@ func TestText(t *testing.T) {
 	if len(lines) != len(signature.Names())+1 {
 		t.Fatalf("%d lines for %d presets", len(lines), len(signature.Names()))
 	}
-	for _, want := range []string{"stripe", "Stripe-Signature", "HMAC-SHA256 of {timestamp}.{body}", "5m0s", "body field id"} {
+	for _, want := range []string{"stripe", "Stripe-Signature", "HMAC-SHA256 of {timestamp}.{body}", "5m", "body field id"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("output lacks %q", want)
 		}

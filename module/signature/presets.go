@@ -141,6 +141,9 @@ func (r hmacRow) scheme(family byte) Scheme {
 	if r.content == "" {
 		r.content = "{body}"
 	}
+	if (r.tsHeader != "" || r.tsField != "") != (r.unit != tsNone) {
+		panic("signature: preset " + r.name + " needs a timestamp unit exactly when it has a timestamp")
+	}
 	s := Scheme{
 		Name:        r.name,
 		sigHeader:   r.header,

@@ -56,7 +56,7 @@ var bodyRows = []hmacRow{
 		source: "developers.line.biz/en/reference/messaging-api/#signature-validation; line-bot-sdk-go/v8"},
 	// Linear: hex; the signed body's webhookTimestamp (ms) must be within
 	// 60 s; Linear-Delivery is unsigned.
-	{name: "linear", header: "Linear-Signature", enc: encHex, tsField: "webhookTimestamp", tolerance: time.Minute,
+	{name: "linear", header: "Linear-Signature", enc: encHex, tsField: "webhookTimestamp", unit: tsMillis, tolerance: time.Minute,
 		source: "linear.app/developers/webhooks"},
 	// Sentry integration platform: hex; Request-ID is unsigned.
 	{name: "sentry", header: "Sentry-Hook-Signature", enc: encHex,

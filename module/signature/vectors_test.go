@@ -123,6 +123,12 @@ func TestVectors(t *testing.T) {
 			if s.HasTimestamp() != !res.Timestamp.IsZero() {
 				t.Errorf("Timestamp = %v, HasTimestamp %v", res.Timestamp, s.HasTimestamp())
 			}
+			if s.HasTimestamp() {
+				late := now.Add(5*time.Minute + time.Hour)
+				if _, err := s.Verify(v.request(), secrets, late, 5*time.Minute); !errors.Is(err, ErrStaleTimestamp) {
+					t.Errorf("an hour past the tolerance: err = %v, want ErrStaleTimestamp", err)
+				}
+			}
 
 			tampered := v.request()
 			pos := len(tampered.Body) / 2
