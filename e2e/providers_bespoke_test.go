@@ -11,6 +11,7 @@ import (
 	"crypto/sha256"
 	"crypto/x509"
 	"encoding/base64"
+	"encoding/hex"
 	"net/http"
 	"net/url"
 	"sort"
@@ -47,7 +48,7 @@ func init() {
 	presetSecrets["telnyx"] = func(testing.TB) string {
 		return base64.StdEncoding.EncodeToString(telnyxKey.Public().(ed25519.PublicKey))
 	}
-	for _, name := range []string{"qstash", "qstash_next", "mandrill", "square"} {
+	for _, name := range []string{"qstash", "qstash_next", "messagebird", "mandrill", "square"} {
 		presetSecrets[name] = plainSecret(name)
 	}
 	presetSecrets["chargebee"] = func(t testing.TB) string { return "cb-hooks:" + randomHex(t, 12) }
@@ -55,7 +56,7 @@ func init() {
 
 // TestBespokeProvidersEndToEnd sends families E to H through the built
 // binary: SendGrid signed here and accepted by sendgrid-go's verifier
-// first, QStash signed by golang-jwt/jwt, and the others by in-test signers
+// first, QStash and MessageBird signed by golang-jwt/jwt, and the others by in-test signers
 // anchored to their vectors. Hookguard's own signer is never used.
 func TestBespokeProvidersEndToEnd(t *testing.T) {
 	s := startSite(t)
@@ -119,6 +120,28 @@ func TestBespokeProvidersEndToEnd(t *testing.T) {
 		// Upstash-Message-Id is unsigned: a fresh one is still a replay.
 		h.Set("Upstash-Message-Id", "msg_"+randomHex(t, 8))
 		s.checkDuplicate(t, "/qstash", target, h, body, first)
+	})
+
+	t.Run("messagebird", func(t *testing.T) {
+		// url_hash binds the full URL, query included.
+		body := []byte(`{"id":"` + randomHex(t, 16) + `","status":"delivered","note":"caf\u00e9 ☕"}`)
+		target := s.base + "/messagebird?reference=order-" + randomHex(t, 4)
+		urlSum, bodySum := sha256.Sum256([]byte(target)), sha256.Sum256(body)
+		now := time.Now()
+		tok, err := jwt.NewWithClaims(jwt.SigningMethodHS256, jwt.MapClaims{
+			"iss": "MessageBird", "nbf": now.Unix(), "exp": now.Add(time.Minute).Unix(), "jti": randomHex(t, 16),
+			"url_hash": hex.EncodeToString(urlSum[:]), "payload_hash": hex.EncodeToString(bodySum[:]),
+		}).SignedString([]byte(s.secrets["messagebird"]))
+		if err != nil {
+			t.Fatal(err)
+		}
+		h := http.Header{}
+		h.Set("MessageBird-Signature-JWT", tok)
+		h.Set("Content-Type", "application/json")
+		s.checkDelivery(t, delivery{path: "/messagebird", url: target, header: h, body: body})
+		if a := send(t, s.base+"/messagebird?reference=other", h, body); a.Status != 401 || errorCode(t, a) != "invalid_signature" {
+			t.Fatalf("another query string: got %d %s", a.Status, a.Body)
+		}
 	})
 
 	t.Run("mandrill", func(t *testing.T) {
