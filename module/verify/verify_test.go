@@ -27,7 +27,7 @@ const testSecret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 
 // newHandler provisions a standard-scheme handler on a real Badger store
 // in a temporary directory, without a Caddy config around it.
-func newHandler(t *testing.T, configure func(*Handler)) (*Handler, *store.Badger) {
+func newHandler(t testing.TB, configure func(*Handler)) (*Handler, *store.Badger) {
 	t.Helper()
 	db, err := store.OpenBadger(t.TempDir(), store.BadgerOptions{})
 	if err != nil {
