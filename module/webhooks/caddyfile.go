@@ -1,11 +1,13 @@
 package webhooks
 
 import (
+	"cmp"
 	"fmt"
 	"net/http"
 	"net/netip"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig"
@@ -63,6 +65,8 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 		return d.ArgErr()
 	}
 	var endpointLines []int
+	var redisLease caddy.Duration // with storage redis: its lease, or the default
+	var storageLine int
 	for d.NextBlock(0) {
 		switch d.Val() {
 		case "storage":
@@ -83,10 +87,12 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				}
 				a.StorageRaw = caddyconfig.JSONModuleObject(s, "module", "badger", nil)
 			case "redis":
+				storageLine = d.Line()
 				s, err := unmarshalRedisStorage(d)
 				if err != nil {
 					return err
 				}
+				redisLease = cmp.Or(s.Lease, caddy.Duration(defaultRedisLease))
 				a.StorageRaw = caddyconfig.JSONModuleObject(s, "module", "redis", nil)
 			default:
 				return d.Errf("unrecognized storage backend %q (want badger or redis)", d.Val())
@@ -124,6 +130,10 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	policy, _, err := dp.provision()
 	if err != nil {
 		return d.Errf("dispatch: %v", err)
+	}
+	if redisLease != 0 && redisLease <= dp.Timeout {
+		return fmt.Errorf("storage redis: lease %v must be longer than the dispatch timeout %v, at %s:%d",
+			time.Duration(redisLease), time.Duration(dp.Timeout), d.File(), storageLine)
 	}
 	for i := range a.Endpoints {
 		se := a.Endpoints[i] // a copy, as above
