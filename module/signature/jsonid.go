@@ -20,30 +20,144 @@ func parseFieldPath(path string) ([]string, error) {
 }
 
 // jsonField returns the string or number at path in a JSON body, or "" if
-// the body is not JSON or the path does not lead to a string or number.
-// Call it only on a verified body. Of repeated keys the last wins, as in
-// encoding/json and most parsers an upstream app would use.
+// the body is not a JSON object or the path does not lead to a string or
+// number. Call it only on a verified body. Of repeated keys the last wins,
+// as in encoding/json and most parsers an upstream app would use.
+//
+// It scans rather than decodes, so finding an event ID allocates nothing
+// for a plain string and reads the body once. It checks the structure it
+// walks (members, colons, commas, the closing brace, nothing after it) but
+// not every value it skips, so a signed body that is malformed only inside
+// a skipped value still yields its ID; the ID is signed either way.
 func jsonField(body []byte, path []string) string {
-	raw := json.RawMessage(body)
-	for _, key := range path {
-		var obj map[string]json.RawMessage
-		if json.Unmarshal(raw, &obj) != nil {
-			return ""
-		}
-		var ok bool
-		if raw, ok = obj[key]; !ok {
+	raw, end, ok := objectMember(body, path[0])
+	if !ok || skipSpace(body, end) != len(body) {
+		return ""
+	}
+	for _, key := range path[1:] {
+		if raw, _, ok = objectMember(raw, key); !ok {
 			return ""
 		}
 	}
-	var s string
-	if json.Unmarshal(raw, &s) == nil {
+	switch c := raw[0]; {
+	case c == '"':
+		if len(raw) < 2 || raw[len(raw)-1] != '"' {
+			return ""
+		}
+		if bytes.IndexByte(raw, '\\') < 0 {
+			return string(raw[1 : len(raw)-1])
+		}
+		var s string
+		if json.Unmarshal(raw, &s) != nil {
+			return ""
+		}
 		return s
-	}
-	var n json.Number
-	if json.Unmarshal(raw, &n) == nil {
+	case c == '-' || '0' <= c && c <= '9':
+		var n json.Number
+		if json.Unmarshal(raw, &n) != nil {
+			return ""
+		}
 		return n.String()
 	}
 	return ""
+}
+
+// objectMember returns the value of the last member named key of the JSON
+// object that v starts with (after white space) and the index just past
+// that object. It reports false when v does not start with a well-formed
+// object or the object has no such member.
+func objectMember(v []byte, key string) (value []byte, end int, ok bool) {
+	i := skipSpace(v, 0)
+	if i >= len(v) || v[i] != '{' {
+		return nil, 0, false
+	}
+	if i = skipSpace(v, i+1); i < len(v) && v[i] == '}' {
+		return nil, 0, false
+	}
+	for i < len(v) && v[i] == '"' {
+		kEnd := skipValue(v, i)
+		name := v[i:kEnd]
+		if i = skipSpace(v, kEnd); i >= len(v) || v[i] != ':' {
+			return nil, 0, false
+		}
+		if i = skipSpace(v, i+1); i >= len(v) {
+			return nil, 0, false
+		}
+		vEnd := skipValue(v, i)
+		if vEnd == i {
+			return nil, 0, false
+		}
+		if keyEquals(name, key) {
+			value = v[i:vEnd]
+		}
+		if i = skipSpace(v, vEnd); i >= len(v) {
+			return nil, 0, false
+		}
+		switch v[i] {
+		case ',':
+			i = skipSpace(v, i+1)
+		case '}':
+			return value, i + 1, value != nil
+		default:
+			return nil, 0, false
+		}
+	}
+	return nil, 0, false
+}
+
+// keyEquals compares a quoted JSON member name with key.
+func keyEquals(quoted []byte, key string) bool {
+	if len(quoted) < 2 || quoted[len(quoted)-1] != '"' {
+		return false
+	}
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return string(quoted[1:len(quoted)-1]) == key
+	}
+	var s string
+	return json.Unmarshal(quoted, &s) == nil && s == key
+}
+
+// skipSpace returns the index of the first non-space byte at or after i.
+func skipSpace(v []byte, i int) int {
+	for i < len(v) && (v[i] == ' ' || v[i] == '\t' || v[i] == '\n' || v[i] == '\r') {
+		i++
+	}
+	return i
+}
+
+// skipValue returns the index just past the valid JSON value at i.
+func skipValue(v []byte, i int) int {
+	switch v[i] {
+	case '"':
+		for i++; i < len(v); i++ {
+			switch v[i] {
+			case '\\':
+				i++
+			case '"':
+				return i + 1
+			}
+		}
+		return i
+	case '{', '[':
+		depth := 0
+		for ; i < len(v); i++ {
+			switch v[i] {
+			case '"':
+				i = skipValue(v, i) - 1
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return i + 1
+				}
+			}
+		}
+		return i
+	}
+	for i < len(v) && strings.IndexByte(",}] \t\r\n", v[i]) < 0 {
+		i++
+	}
+	return i
 }
 
 // bodyFields names the body fields that carry a scheme's signature,
