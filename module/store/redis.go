@@ -92,6 +92,9 @@ func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, erro
 	opts.ContextTimeoutEnabled = true
 	opts.DisableIdentity = true
 	opts.MaxRetries = 2
+	// A refused dial is an answer: Redis is down. Say so now, so that the
+	// handlers refuse at once instead of holding the request.
+	opts.DialerRetries = 1
 	if o.Prefix == "" {
 		o.Prefix = DefaultRedisPrefix
 	}
