@@ -309,3 +309,25 @@ func TestRequestURL(t *testing.T) {
 		t.Fatalf("trusted proxy: %s", got)
 	}
 }
+
+// TestPresetDefaultTolerance: without a configured tolerance a preset's
+// recommended one applies, else the 5m default; a configured one wins.
+func TestPresetDefaultTolerance(t *testing.T) {
+	for _, tc := range []struct {
+		scheme    string
+		set, want time.Duration
+	}{
+		{"calendly", 0, 3 * time.Minute},
+		{"twitch", 0, 10 * time.Minute},
+		{"zoom", 0, defaultTolerance},
+		{"twitch", time.Minute, time.Minute},
+	} {
+		h, _ := newHandler(t, func(h *Handler) {
+			h.Scheme, h.Tolerance = tc.scheme, caddy.Duration(tc.set)
+			h.Secrets = []Secret{{Value: "tolerance-test-secret"}}
+		})
+		if got := time.Duration(h.Tolerance); got != tc.want {
+			t.Errorf("%s with tolerance %s: got %s, want %s", tc.scheme, tc.set, got, tc.want)
+		}
+	}
+}
