@@ -131,3 +131,43 @@ func TestRedisFaults(t *testing.T) {
 		}
 	}
 }
+
+// A Redis that answers nothing (SIGSTOP) is a slow store: webhook_verify
+// gives up and answers 503 store_unavailable with Retry-After rather than
+// forward unchecked or hang, and the intake refuses too; once Redis runs
+// again, so does traffic.
+func TestRedisStuckFailsClosed(t *testing.T) {
+	c := newCluster(t, false)
+	r := c.start(t)
+	c.redis.Pause()
+	id := newID(t)
+	body := eventBody(id)
+	began := time.Now()
+	var a, ev answer
+	var wg sync.WaitGroup
+	wg.Go(func() { a = send(t, r.base+"/hooks", c.signed(t, id, body), body) })
+	wg.Go(func() { ev, _ = event(t, r, "order.created") })
+	wg.Wait()
+	took := time.Since(began)
+	c.redis.Resume()
+	if a.Status != http.StatusServiceUnavailable || errorCode(t, a) != "store_unavailable" || a.Header.Get("Retry-After") == "" {
+		t.Fatalf("webhook_verify with Redis stuck: %d %v %s", a.Status, a.Header, a.Body)
+	}
+	if ev.Status != http.StatusServiceUnavailable || errorCode(t, ev) != "store_unavailable" {
+		t.Fatalf("intake with Redis stuck: %d %s", ev.Status, ev.Body)
+	}
+	if n := c.up.count("/hooks"); n != 0 || took > 20*time.Second {
+		t.Fatalf("upstream saw %d requests; the refusals took %v", n, took)
+	}
+	// A fresh event goes through at once; the refused one too, since its
+	// claim, written once Redis resumed, is taken back.
+	resumed := time.Now()
+	waitFor(t, func() bool {
+		fresh := newID(t)
+		return send(t, r.base+"/hooks", c.signed(t, fresh, eventBody(fresh)), eventBody(fresh)).Status == http.StatusOK
+	})
+	waitFor(t, func() bool {
+		return send(t, r.base+"/hooks", c.signed(t, id, body), body).Status == http.StatusOK
+	})
+	t.Logf("refusals took %v; traffic recovered %v after Redis resumed", took.Round(time.Millisecond), time.Since(resumed).Round(time.Millisecond))
+}

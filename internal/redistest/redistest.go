@@ -128,6 +128,21 @@ func (s *Server) Kill() {
 	s.signal(syscall.SIGKILL)
 }
 
+// Pause stops the server in its tracks (SIGSTOP): connections stay open
+// and nothing is answered, as with a Redis that is stuck. Resume undoes it.
+func (s *Server) Pause() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.cmd.Process.Signal(syscall.SIGSTOP)
+}
+
+// Resume lets a paused server run again (SIGCONT).
+func (s *Server) Resume() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	_ = s.cmd.Process.Signal(syscall.SIGCONT)
+}
+
 func (s *Server) signal(sig syscall.Signal) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -140,6 +155,7 @@ func (s *Server) signal(sig syscall.Signal) {
 	default:
 	}
 	_ = s.cmd.Process.Signal(sig)
+	_ = s.cmd.Process.Signal(syscall.SIGCONT) // a paused server handles sig only once resumed
 	select {
 	case <-s.done:
 	case <-time.After(15 * time.Second):

@@ -54,6 +54,11 @@ type Redis struct {
 	// where names the server for errors, with any password redacted.
 	where string
 
+	// releasing bounds the claims being taken back after a failed Reserve
+	// (see releaseLost), so that an outage under heavy traffic cannot pile
+	// up goroutines.
+	releasing chan struct{}
+
 	// endpointMu stripes UpdateEndpoint by endpoint ID within the process,
 	// so that concurrent updates of one endpoint queue up here instead of
 	// failing each other's optimistic transactions.
@@ -91,7 +96,9 @@ func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, erro
 	opts.WriteTimeout = redisTimeout
 	opts.ContextTimeoutEnabled = true
 	opts.DisableIdentity = true
-	opts.MaxRetries = 2
+	// One retry covers a pooled connection that a Redis restart closed;
+	// more would only hold requests longer while Redis is stuck.
+	opts.MaxRetries = 1
 	// A refused dial is an answer: Redis is down. Say so now, so that the
 	// handlers refuse at once instead of holding the request.
 	opts.DialerRetries = 1
@@ -105,7 +112,8 @@ func OpenRedis(ctx context.Context, rawURL string, o RedisOptions) (*Redis, erro
 		redis.SetLogger(redisLogger{o.Logger.Named("redis")})
 	}
 	client := redis.NewClient(opts)
-	r := &Redis{client: client, pipe: newAutoPipeline(client), prefix: o.Prefix, now: o.Now, where: where}
+	r := &Redis{client: client, pipe: newAutoPipeline(client), releasing: make(chan struct{}, 64),
+		prefix: o.Prefix, now: o.Now, where: where}
 	if err := r.client.Ping(ctx).Err(); err != nil {
 		r.pipe.close()
 		_ = r.client.Close()
@@ -167,6 +175,14 @@ func (r *Redis) Reserve(ctx context.Context, key, token string, lease time.Durat
 	_ = r.send(ctx, set)
 	ok, err := set.Result()
 	if err != nil {
+		// The claim may still land (a stuck Redis runs what it was sent
+		// once it resumes) and would hold the key for its lease although
+		// the caller was refused: take it back, if Redis lets us.
+		select {
+		case r.releasing <- struct{}{}:
+			go r.releaseLost(key, token)
+		default: // enough already: this claim, if it lands, lapses with its lease
+		}
 		return Claim{}, false, r.fail("reserving dedupe claim", err)
 	}
 	if ok {
@@ -188,6 +204,25 @@ func (r *Redis) Reserve(ctx context.Context, key, token string, lease time.Durat
 		return Claim{}, false, fmt.Errorf("reserving dedupe claim: %w", err)
 	}
 	return cur, false, nil
+}
+
+// releaseLost releases a claim whose Reserve failed, in case it landed,
+// trying for a while; nothing happens if it did not land or the store
+// closes.
+func (r *Redis) releaseLost(key, token string) {
+	defer func() { <-r.releasing }()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	for ctx.Err() == nil {
+		err := r.Release(ctx, key, token)
+		if err == nil || errors.Is(err, ErrNotOwner) || errors.Is(err, ErrClosed) {
+			return
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(time.Second):
+		}
+	}
 }
 
 // Extend implements Dedupe.

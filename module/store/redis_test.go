@@ -234,6 +234,33 @@ func TestRedisRestart(t *testing.T) {
 	}
 }
 
+// TestRedisStuck: while Redis answers nothing (SIGSTOP), a call fails
+// with an error within a few seconds instead of hanging, and once Redis
+// runs again the same store works.
+func TestRedisStuck(t *testing.T) {
+	ctx := context.Background()
+	srv := redistest.Start(t, redistest.Options{})
+	s := openRedis(t, srv.URL(), newPrefix(), time.Now)
+	if _, owned, err := s.Reserve(ctx, "before", "a", time.Minute); err != nil || !owned {
+		t.Fatalf("Reserve = (%v, %v)", owned, err)
+	}
+	srv.Pause()
+	began := time.Now()
+	_, owned, err := s.Reserve(ctx, "k", "a", time.Minute)
+	took := time.Since(began)
+	srv.Resume()
+	if err == nil || owned || errors.Is(err, store.ErrNotOwner) {
+		t.Fatalf("Reserve with Redis stuck = (%v, %v), want a store error", owned, err)
+	}
+	if took > 8*time.Second {
+		t.Fatalf("failing took %v", took)
+	}
+	t.Logf("a call to a stuck Redis failed after %v: %v", took.Round(time.Millisecond), err)
+	if _, _, err := s.Reserve(ctx, "k2", "a", time.Minute); err != nil {
+		t.Fatalf("Reserve once Redis runs again: %v", err)
+	}
+}
+
 // TestRedisPasswordNeverShown: the URL's password appears in no error and
 // in no description of the store.
 func TestRedisPasswordNeverShown(t *testing.T) {
