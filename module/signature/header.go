@@ -60,11 +60,19 @@ type parsed struct {
 // Entries with other version tags are skipped unread, so they can never be
 // trusted. Every counted signature must use the encoding's alphabet.
 func (l layout) parse(v string, enc encoding) (parsed, error) {
-	var p parsed
+	return l.parseInto(nil, v, enc)
+}
+
+// parseInto is parse appending the signatures to sigs, so that a caller can
+// offer a buffer on its stack.
+func (l layout) parseInto(sigs []string, v string, enc encoding) (parsed, error) {
+	p := parsed{sigs: sigs[:0]}
 	switch l.format {
 	case fmtList:
 		n := 0
-		for _, entry := range strings.Split(v, " ") {
+		for rest := v; rest != ""; {
+			var entry string
+			entry, rest, _ = strings.Cut(rest, " ")
 			if entry == "" {
 				continue
 			}
@@ -108,7 +116,7 @@ func (l layout) parse(v string, enc encoding) (parsed, error) {
 		if len(items)-1 > MaxSignatures {
 			return p, fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, MaxSignatures)
 		}
-		p.ts, p.sigs = items[0], items[1:]
+		p.ts, p.sigs = items[0], append(p.sigs, items[1:]...)
 		if p.ts == "" {
 			return p, fmt.Errorf("%w: no leading timestamp", ErrMissingSignature)
 		}
@@ -117,7 +125,7 @@ func (l layout) parse(v string, enc encoding) (parsed, error) {
 		if !ok {
 			return p, fmt.Errorf("%w: unsupported signature version", ErrInvalidSignature)
 		}
-		p.sigs = []string{sig}
+		p.sigs = append(p.sigs, sig)
 	}
 	for _, sig := range p.sigs {
 		if !enc.wellFormed(sig) {
@@ -163,12 +171,20 @@ func (l layout) write(ts string, sigs []string) string {
 	return b.String()
 }
 
+// canonicalNames maps each header name a preset reads to its canonical
+// form, so that reading a preset's headers allocates nothing. register
+// fills it during package initialisation only; afterwards it is read-only.
+var canonicalNames = map[string]string{}
+
 // readHeader returns the single value of a header the scheme reads. It
 // matches names case-insensitively, even in a hand-built http.Header whose
 // keys are not canonical, and treats several lines as malformed so that no
 // first-wins or last-wins rule can be exploited.
 func readHeader(h http.Header, name string) (string, error) {
-	canon := textproto.CanonicalMIMEHeaderKey(name)
+	canon, ok := canonicalNames[name]
+	if !ok {
+		canon = textproto.CanonicalMIMEHeaderKey(name)
+	}
 	vals := h[canon]
 	for k, vs := range h {
 		if k != canon && strings.EqualFold(k, name) {

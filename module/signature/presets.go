@@ -2,6 +2,7 @@ package signature
 
 import (
 	"fmt"
+	"net/textproto"
 	"sort"
 	"strings"
 	"time"
@@ -23,6 +24,9 @@ func register(ss ...Scheme) {
 			panic("signature: preset registered twice: " + s.Name)
 		}
 		presets[s.Name] = s
+		for _, h := range s.Headers() {
+			canonicalNames[h] = textproto.CanonicalMIMEHeaderKey(h)
+		}
 	}
 }
 

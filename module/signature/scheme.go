@@ -246,7 +246,8 @@ func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance ti
 	if s.alg == algToken {
 		return s.verifyToken(sigValue, r.Body, secrets)
 	}
-	p, err := s.layout.parse(sigValue, s.enc)
+	var sigBuf [4]string
+	p, err := s.layout.parseInto(sigBuf[:0], sigValue, s.enc)
 	if err != nil {
 		return Result{}, err
 	}
@@ -267,7 +268,8 @@ func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance ti
 			return Result{}, err
 		}
 	}
-	cands, err := s.candidates(p.sigs)
+	var candBuf [4][]byte
+	cands, err := s.appendCandidates(candBuf[:0], p.sigs)
 	if err != nil {
 		return Result{}, err
 	}
@@ -316,7 +318,12 @@ func (s *Scheme) parseAlt(h http.Header, name string, p *parsed) error {
 // candidates decodes encoded signatures, keeping those of the algorithm's
 // length. None left is ErrInvalidSignature.
 func (s *Scheme) candidates(sigs []string) ([][]byte, error) {
-	cands := make([][]byte, 0, len(sigs))
+	return s.appendCandidates(make([][]byte, 0, len(sigs)), sigs)
+}
+
+// appendCandidates is candidates appending to cands, so that a caller can
+// offer a buffer on its stack.
+func (s *Scheme) appendCandidates(cands [][]byte, sigs []string) ([][]byte, error) {
 	for _, sig := range sigs {
 		if b, ok := s.enc.decode(sig); ok && len(b) == s.alg.sigSize() {
 			cands = append(cands, b)
@@ -366,7 +373,7 @@ func (s *Scheme) matchContent(c content, cands [][]byte, secrets []Secret) (int,
 		if len(sec.key) == 0 {
 			continue
 		}
-		mac := s.mac(sec.key, &c, nil)
+		mac := s.secretMAC(sec, &c, nil)
 		for _, cand := range cands {
 			if hmac.Equal(mac, cand) {
 				return i, cand, nil
@@ -384,7 +391,7 @@ func (s *Scheme) matchMessages(msgs [][]byte, cands [][]byte, secrets []Secret) 
 			continue
 		}
 		for _, msg := range msgs {
-			mac := s.mac(sec.key, nil, msg)
+			mac := s.secretMAC(sec, nil, msg)
 			for _, cand := range cands {
 				if hmac.Equal(mac, cand) {
 					return i, cand, nil
@@ -393,6 +400,30 @@ func (s *Scheme) matchMessages(msgs [][]byte, cands [][]byte, secrets []Secret) 
 		}
 	}
 	return 0, nil, fmt.Errorf("%w: no secret matches", ErrInvalidSignature)
+}
+
+// secretMAC is mac for a parsed secret: an HMAC state keyed with it is
+// taken from its pool and Reset, rather than keyed anew, and the template's
+// text parts go through the pooled buffer rather than fresh conversions.
+func (s *Scheme) secretMAC(sec Secret, c *content, msg []byte) []byte {
+	if sec.macs == nil || s.alg > algSHA512 {
+		return s.mac(sec.key, c, msg)
+	}
+	pool := &sec.macs[s.alg]
+	m, _ := pool.Get().(*pooledMAC)
+	if m == nil {
+		m = &pooledMAC{h: hmac.New(s.alg.newHash(), sec.key)}
+	} else {
+		m.h.Reset()
+	}
+	if c != nil {
+		m.buf = s.content.writeBuffered(m.h, *c, m.buf)
+	} else {
+		m.h.Write(msg)
+	}
+	out := m.h.Sum(nil)
+	pool.Put(m)
+	return out
 }
 
 // mac computes the scheme's MAC with key over the template rendered from

@@ -7,8 +7,10 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"hash"
 	"regexp"
 	"strings"
+	"sync"
 	"unicode"
 )
 
@@ -62,8 +64,21 @@ var inngestKeyPrefix = regexp.MustCompile(`^signkey-\w+-`)
 // public key, depending on the scheme that parsed it. Its zero value is not
 // usable; Verify and Sign skip it. Get one from Scheme.ParseSecret.
 type Secret struct {
-	key []byte
-	fp  string
+	key  []byte
+	fp   string
+	macs *macPools // HMAC states keyed with key, per algorithm; nil for a hand-built Secret
+}
+
+// macPools holds, per HMAC algorithm (algSHA256, algSHA1, algSHA512), states
+// keyed with one secret, so that verification resets one instead of keying
+// a new HMAC for every request.
+type macPools [algSHA512 + 1]sync.Pool
+
+// pooledMAC is one keyed HMAC state and the scratch buffer its template
+// text is gathered in.
+type pooledMAC struct {
+	h   hash.Hash
+	buf []byte
 }
 
 // Fingerprint is a short stable identifier of the secret: the first 8 hex
@@ -134,5 +149,5 @@ func (s *Scheme) ParseSecret(value string) (Secret, error) {
 // string.
 func newSecret(key []byte, value string) Secret {
 	sum := sha256.Sum256([]byte(value))
-	return Secret{key: key, fp: hex.EncodeToString(sum[:4])}
+	return Secret{key: key, fp: hex.EncodeToString(sum[:4]), macs: new(macPools)}
 }

@@ -115,6 +115,33 @@ func (t template) write(w io.Writer, c content) {
 	}
 }
 
+// writeBuffered is write for a hot path: text parts are gathered in buf
+// and written in one call before and after the body, so that no string is
+// converted to bytes per part. It returns buf for reuse.
+func (t template) writeBuffered(w io.Writer, c content, buf []byte) []byte {
+	buf = buf[:0]
+	for _, p := range t {
+		switch p.field {
+		case fieldID:
+			buf = append(buf, c.id...)
+		case fieldTimestamp:
+			buf = append(buf, c.ts...)
+		case fieldMethod:
+			buf = append(buf, c.method...)
+		case fieldURL:
+			buf = append(buf, c.url...)
+		case fieldBody:
+			w.Write(buf)
+			w.Write(c.body)
+			buf = buf[:0]
+		default:
+			buf = append(buf, p.lit...)
+		}
+	}
+	w.Write(buf)
+	return buf
+}
+
 // String renders the template with its tokens, as the presets table shows
 // it.
 func (t template) String() string {

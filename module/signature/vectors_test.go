@@ -3,6 +3,7 @@ package signature
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -188,5 +189,39 @@ func TestDedupeKeyIgnoresUnsignedHeaders(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestVerifyConcurrently verifies vectors from several goroutines sharing
+// the parsed secrets, whose pooled HMAC states must not leak between
+// requests (run it with -race).
+func TestVerifyConcurrently(t *testing.T) {
+	vs := loadVectors(t)
+	done := make(chan error)
+	for _, name := range []string{"standard", "stripe", "github", "slack", "pagerduty"} {
+		v := vs[name]
+		s := mustLookup(t, v.Scheme)
+		secrets := []Secret{v.secret(t, s)}
+		for range 4 {
+			go func() {
+				for i := 0; i < 200; i++ {
+					r := v.request()
+					if i%2 == 1 {
+						r.Body[len(r.Body)/2] ^= 1
+					}
+					_, err := s.Verify(r, secrets, time.Unix(v.Now, 0), 5*time.Minute)
+					if (err == nil) != (i%2 == 0) {
+						done <- fmt.Errorf("%s request %d: err = %v", name, i, err)
+						return
+					}
+				}
+				done <- nil
+			}()
+		}
+	}
+	for range 5 * 4 {
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
 	}
 }
