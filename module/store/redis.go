@@ -28,8 +28,12 @@ const (
 	// handlers can refuse instead of waiting.
 	redisTimeout = 2 * time.Second
 	// redisAttempts bounds the retries of UpdateEndpoint after another
-	// writer changed the endpoint between its read and its write.
-	redisAttempts = 10
+	// writer (another replica: writers in one process queue up) changed the
+	// endpoint between its read and its write, and of CreateEvent when an
+	// idempotency key's event lapses under it. Retries of UpdateEndpoint
+	// wait a random moment, growing, so that replicas recording one
+	// endpoint's health at once all get through.
+	redisAttempts = 50
 )
 
 // Redis is the Store shared by several Caddy replicas: dedupe claims,

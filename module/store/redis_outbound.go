@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"time"
@@ -52,7 +53,14 @@ func (r *Redis) UpdateEndpoint(ctx context.Context, id string, fn func(e *Endpoi
 	mu.Lock()
 	defer mu.Unlock()
 	k := r.key("ep:", id)
-	for range redisAttempts {
+	for attempt := range redisAttempts {
+		if attempt > 0 {
+			select {
+			case <-ctx.Done():
+				return Endpoint{}, ctx.Err()
+			case <-time.After(time.Duration(rand.Int64N(int64(min(attempt, 20)) * int64(time.Millisecond)))):
+			}
+		}
 		var e Endpoint
 		var fnErr error
 		err := r.client.Watch(ctx, func(tx *redis.Tx) error {
