@@ -10,6 +10,8 @@ package store
 //	P d:<key>            dedupe claim (encodeRedisClaim)
 //	P ep:<id>            endpoint (JSON); P eps is the set of endpoint IDs
 //	P ev:<id>            event (encodeEvent); P evs orders event IDs (sorted set, by ID)
+//	P evexp              every event ID again, behind hex(expiry), so that
+//	                     evs drops events past retention in order
 //	P evdl:<id>          an event's delivery IDs (sorted set, by ID)
 //	P dl:<id>            delivery (hash, below)
 //	P idem:<key>         idempotency key: hex expiry + event ID
@@ -126,6 +128,7 @@ for i = 0, n - 1 do
 end
 redis.call('SET', evKey, rec, 'PX', ttl)
 redis.call('ZADD', P .. 'evs', 0, id)
+redis.call('ZADD', P .. 'evexp', 0, exp .. id)
 local index = P .. 'evdl:' .. id
 for i = 0, n - 1 do
 	local b = 9 + i * 8
@@ -224,8 +227,10 @@ end
 return 'ok'
 `)
 
-// depthScript drops the queue entries of deliveries past retention (at
-// most 10,000 per call), then counts the queue.
+// depthScript drops the queue entries of deliveries past retention and
+// the listing entries of events past it (at most 10,000 of each per call),
+// then counts the queue. The webhooks app calls it every few seconds, which
+// keeps the sorted sets from growing with events long gone.
 // ARGV: prefix, "(" + hex(clock+1ns), "(" + hex(now+1ns), "[" + hex(now+1ns).
 // Returns {due, scheduled}.
 var depthScript = newLuaScript(queueLib + `
@@ -238,6 +243,10 @@ for _, e in ipairs(expired) do
 	if redis.call('HGET', key, 'q') == tag .. m then
 		redis.call('HSET', key, 'q', '')
 	end
+end
+for _, e in ipairs(redis.call('ZRANGEBYLEX', P .. 'evexp', '-', ARGV[2], 'LIMIT', 0, 10000)) do
+	redis.call('ZREM', P .. 'evs', string.sub(e, 17))
+	redis.call('ZREM', P .. 'evexp', e)
 end
 local due = redis.call('ZLEXCOUNT', P .. 'q:due', '-', ARGV[3]) + redis.call('ZLEXCOUNT', P .. 'q:lease', '-', ARGV[3])
 return {due, redis.call('ZLEXCOUNT', P .. 'q:due', ARGV[4], '+')}

@@ -63,6 +63,17 @@ func TestRedisExpiry(t *testing.T) {
 	for _, k := range []string{"ev:wevt_1", "dl:wdlv_1", "evdl:wevt_1", "idem:idem"} {
 		assertPTTL(t, raw, prefix+k, time.Hour, time.Hour+2*time.Minute)
 	}
+	// The sorted sets have no expiry of their own: past retention, the
+	// periodic QueueDepth drops the event's entries from them.
+	clk.Advance(time.Hour)
+	if _, _, err := s.QueueDepth(ctx, clk.Now()); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []string{"evs", "evexp", "q:due", "q:lease", "q:exp"} {
+		if n, err := raw.Exists(ctx, prefix+k).Result(); err != nil || n != 0 {
+			t.Fatalf("%s still held (%d, %v) after the retention", k, n, err)
+		}
+	}
 
 	// With the wall clock, a lease lapses in real time, whatever Redis
 	// still holds.
