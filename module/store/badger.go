@@ -75,8 +75,9 @@ type Badger struct {
 	// listScanLimit bounds the events one ListEvents call examines.
 	listScanLimit int
 	// beforeCommit, if set, runs before each outbound read-write
-	// transaction commits, with the operation's name. Tests set it before
-	// use to force write conflicts.
+	// transaction commits, with the operation's name, and as
+	// "claim_snapshot" once ClaimDue has taken its snapshot. Tests set it
+	// before use to force write conflicts and races.
 	beforeCommit func(op string)
 
 	// mu is held shared by every operation and exclusively by Close, so that

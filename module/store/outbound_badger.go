@@ -435,8 +435,12 @@ func (b *Badger) ClaimDue(ctx context.Context, now time.Time, limit int, token s
 
 // claimDue is one attempt of ClaimDue.
 func (b *Badger) claimDue(now time.Time, limit int, token string, lease time.Duration) ([]Delivery, error) {
+	// The scan begins before the snapshot: a write the snapshot misses
+	// commits after it, so reports to the floor after start.
+	floor := b.queueFloor.start()
 	txn := b.db.NewTransaction(true)
 	defer txn.Discard()
+	b.hook("claim_snapshot")
 	clock := b.now()
 	type claim struct {
 		key []byte
@@ -451,7 +455,7 @@ func (b *Badger) claimDue(now time.Time, limit int, token string, lease time.Dur
 	// reached is how far the scan knows the queue to be settled.
 	reached := due
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(queuePrefix)})
-	for it.Seek(queueFloorKey(b.queueFloor.start())); it.Valid(); it.Next() {
+	for it.Seek(queueFloorKey(floor)); it.Valid(); it.Next() {
 		k := it.Item().KeyCopy(nil)
 		at, id, ok := parseQueueKey(k)
 		if !ok {

@@ -470,3 +470,24 @@ func TestQueueFloor(t *testing.T) {
 		t.Fatalf("retried below the floor: claimed %v, want wdlv_0001", got)
 	}
 }
+
+// TestQueueFloorSeesWritesItsSnapshotMissed: an event created after a
+// claim took its snapshot is invisible to that claim, and must not be
+// stranded below the floor the claim raises: the next claim takes it.
+func TestQueueFloorSeesWritesItsSnapshotMissed(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	late := testEvent("wevt_0009")
+	b.beforeCommit = func(op string) {
+		if op == "claim_snapshot" {
+			b.beforeCommit = nil
+			mustCreateInternal(t, b, late, testPending(late, "wdlv_0009", testStart.Add(-time.Hour)))
+		}
+	}
+	if ds, err := b.ClaimDue(bg, testStart, 10, "tok", time.Minute); err != nil || len(ds) != 0 {
+		t.Fatalf("claim with the write after its snapshot = (%v, %v), want nothing", ds, err)
+	}
+	ds, err := b.ClaimDue(bg, testStart, 10, "tok", time.Minute)
+	if err != nil || len(ds) != 1 || ds[0].ID != "wdlv_0009" {
+		t.Fatalf("next claim = (%v, %v), want wdlv_0009", ds, err)
+	}
+}
