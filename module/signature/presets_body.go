@@ -132,4 +132,17 @@ var bodyRows = []hmacRow{
 	// Bland AI: hex HMAC-SHA256 of the body in X-Webhook-Signature.
 	{name: "bland", header: "X-Webhook-Signature", enc: encHex, idField: "call_id",
 		source: "docs.bland.ai/tutorials/webhook-signing"},
+	// Checkr: hex HMAC-SHA256 of the raw body keyed with the API key, in
+	// X-Checkr-Signature; the signed event's "id" is the ID.
+	{name: "checkr", header: "X-Checkr-Signature", enc: encHex, idField: "id",
+		source: "github.com/checkr/webhook-verification-examples; docs.checkr.com/apis/webhooks"},
+	// Gusto Embedded: HMAC-SHA256 of the event payload keyed with the
+	// subscription's verification_token, in X-Gusto-Signature; the signed
+	// event's "uuid" is the ID.
+	{name: "gusto", header: "X-Gusto-Signature", enc: encHex, idField: "uuid",
+		source: "docs.gusto.com/app-integrations/docs/webhooks (Verifying event integrity)"},
+	// Doppler: "sha256=<hex>" HMAC-SHA256 of the body with the webhook's
+	// optional signing secret; a secrets-change notice carries no ID.
+	{name: "doppler", header: "X-Doppler-Signature", prefix: "sha256=", enc: encHex,
+		source: "docs.doppler.com/docs/webhooks (Verify Webhook With Request Signing)"},
 }

@@ -69,4 +69,18 @@ var timestampedRows = []hmacRow{
 	{name: "customerio", header: "X-CIO-Signature", tsHeader: "X-CIO-Timestamp", unit: tsSeconds,
 		content: "v0:{timestamp}:{body}", enc: encHex, idField: "event_id",
 		source: "docs.customer.io/api/webhooks (Securing webhooks)"},
+	// Frame.io (V4 and legacy): "v0=<hex>" over "v0:{ts}:{body}" with the
+	// webhook's signing secret, X-Frameio-Request-Timestamp in seconds, 5
+	// minutes recommended. resource.id names the resource, not the delivery,
+	// so the dedupe key is the signature's hash.
+	{name: "frameio", header: "X-Frameio-Signature", prefix: "v0=", tsHeader: "X-Frameio-Request-Timestamp", unit: tsSeconds,
+		content: "v0:{timestamp}:{body}", enc: encHex, tolerance: 5 * time.Minute,
+		source: "AdobeDocs/frameio-api src/pages/guides/Webhooks (Verifying Webhook Signatures)"},
+	// Orb (orb-python webhooks.verify_signature and its test): "v1=<hex>"
+	// entries, space-separated, over "v1:{ts}:{body}" with the secret's
+	// UTF-8 bytes; X-Orb-Timestamp is ISO 8601, UTC when it has no zone; 5
+	// minutes either way. ID is the signed body's "id".
+	{name: "orb", header: "X-Orb-Signature", prefix: "v1=", multi: " ", tsHeader: "X-Orb-Timestamp", unit: tsISOUTC,
+		content: "v1:{timestamp}:{body}", enc: encHex, idField: "id", tolerance: 5 * time.Minute,
+		source: "orbcorp/orb-python src/orb/resources/webhooks.py; tests/api_resources/test_webhooks.py"},
 }

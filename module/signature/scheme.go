@@ -258,7 +258,9 @@ func (s *Scheme) Verify(r Request, secrets []Secret, now time.Time, tolerance ti
 	}
 	var res Result
 	if s.unit != tsNone {
-		if s.layout.format == fmtPairs || s.layout.format == fmtLeading {
+		// The signature header carries the timestamp only when it has a
+		// timestamp item or leads with one; Orb's "v1=a v1=b" list does not.
+		if s.layout.format == fmtPairs && s.layout.tsKey != "" || s.layout.format == fmtLeading {
 			c.ts = p.ts
 		}
 		if res.Timestamp, err = parseTimestamp(c.ts, s.unit); err != nil {

@@ -16,7 +16,13 @@ const (
 	// tsRFC3339 is an RFC 3339 (ISO 8601) date-time with a zone, such as
 	// "2024-05-01T12:00:00.123Z" (Twitch, Box, Zendesk).
 	tsRFC3339
+	// tsISOUTC is an ISO 8601 date-time whose zone may be left out, and is
+	// then UTC, such as "2024-03-27T15:42:29.551" (Orb).
+	tsISOUTC
 )
+
+// isoNoZone is the layout of a tsISOUTC timestamp sent without a zone.
+const isoNoZone = "2006-01-02T15:04:05.999999999"
 
 // String names the unit for the presets table.
 func (u tsUnit) String() string {
@@ -27,6 +33,8 @@ func (u tsUnit) String() string {
 		return "ms"
 	case tsRFC3339:
 		return "RFC 3339"
+	case tsISOUTC:
+		return "ISO 8601, UTC if no zone"
 	default:
 		return ""
 	}
@@ -40,13 +48,17 @@ const maxTimestampSeconds = 1e15
 
 // parseTimestamp parses a canonical decimal timestamp in the given unit:
 // ASCII digits only, no sign, no leading zero, no whitespace, no exponent,
-// no base prefix; or, for tsRFC3339, an RFC 3339 date-time. Anything else
+// no base prefix; or, for tsRFC3339, an RFC 3339 date-time; or, for
+// tsISOUTC, that or the same without a zone, read as UTC. Anything else
 // is ErrMalformedTimestamp.
 func parseTimestamp(s string, unit tsUnit) (time.Time, error) {
-	if unit == tsRFC3339 {
+	if unit == tsRFC3339 || unit == tsISOUTC {
 		t, err := time.Parse(time.RFC3339Nano, s)
+		if err != nil && unit == tsISOUTC {
+			t, err = time.Parse(isoNoZone, s)
+		}
 		if err != nil || len(s) > 64 {
-			return time.Time{}, fmt.Errorf("%w: not an RFC 3339 date-time", ErrMalformedTimestamp)
+			return time.Time{}, fmt.Errorf("%w: not an RFC 3339 or ISO 8601 date-time", ErrMalformedTimestamp)
 		}
 		return t, nil
 	}
@@ -84,6 +96,8 @@ func formatTimestamp(t time.Time, unit tsUnit) string {
 		return strconv.FormatInt(t.UnixMilli(), 10)
 	case tsRFC3339:
 		return t.UTC().Format(time.RFC3339)
+	case tsISOUTC:
+		return t.UTC().Format("2006-01-02T15:04:05.000")
 	}
 	return strconv.FormatInt(t.Unix(), 10)
 }

@@ -236,3 +236,22 @@ write("pagerduty", built("developer.pagerduty.com/docs/webhooks/webhook-signatur
 d = json.dumps({"action": "create", "type": "Issue", "data": {"id": "lin_1"}, "webhookTimestamp": NOW * 1000}, separators=(",", ":"))
 write("linear", built("linear.app/developers/webhooks (webhookTimestamp in ms)"), SECRET,
       {"Linear-Signature": hx(mac(SECRET, d)), "Linear-Delivery": "234d1a4e-b617-4388-90fe-adc3633d6b72"}, d)
+
+# Frame.io: "v0=<hex>" over "v0:{ts}:{body}", seconds.
+d = body(type="file.ready", resource={"id": "d3075547-4e64-45f0-ad12-d075660eddd2", "type": "file"},
+         account={"id": "6f70f1bd-7e89-4a7e-b4d3-7e576585a181"})
+write("frameio", built("AdobeDocs/frameio-api guides/Webhooks (Verifying Webhook Signatures)"), SECRET,
+      {"X-Frameio-Request-Timestamp": TS, "X-Frameio-Signature": "v0=" + hx(mac(SECRET, "v0:" + TS + ":" + d)),
+       "Content-Type": "application/json"}, d)
+# Gusto: hex HMAC-SHA256 of the body keyed with the verification_token; ID "uuid".
+gtoken = "6590f590-3dba-495e-9bea-c361e1e2efc0"
+d = body(uuid="f7397a24-57ad-4fae-b011-d258e8232900", event_type="company.provisioned",
+         entity_type="Company", timestamp=1671058841)
+write("gusto", built("docs.gusto.com/app-integrations/docs/webhooks (Verifying event integrity)"), gtoken,
+      {"X-Gusto-Signature": hx(mac(gtoken, d)), "Content-Type": "application/json"}, d,
+      id="f7397a24-57ad-4fae-b011-d258e8232900")
+# Doppler: "sha256=<hex>" of the body; no ID.
+d = body(type="config.secrets.update", config={"name": "dev_2", "environment": "dev"},
+         project={"id": "714faaa5958", "name": "Backend"})
+write("doppler", built("docs.doppler.com/docs/webhooks (request signing)"), SECRET,
+      {"X-Doppler-Signature": "sha256=" + hx(mac(SECRET, d)), "Content-Type": "application/json"}, d)
