@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"hash/fnv"
+	"io/fs"
+	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -25,9 +27,10 @@ const (
 	dedupePrefix = "dedupe/"
 	// defaultGCInterval is the value-log GC period when BadgerOptions leaves it unset.
 	defaultGCInterval = 5 * time.Minute
-	// dedupeSyncInterval is how often the dedupe database, written without
-	// fsync, is synced: the most a power loss can forget of it.
-	dedupeSyncInterval = time.Second
+	// syncInterval is how often both databases are synced whatever their
+	// writes asked for: the most a power loss can forget of dedupe records
+	// and delivery states.
+	syncInterval = time.Second
 	// defaultValueLogFileSize keeps value-log files small enough for GC to
 	// reclaim them on a sidecar (GC never rewrites the active file).
 	defaultValueLogFileSize = 64 << 20
@@ -40,22 +43,23 @@ const (
 )
 
 // Badger is the embedded Store: two Badger v4 databases under one
-// directory. A background loop collects their value logs and syncs the
-// dedupe database until Close. Badger is safe for concurrent use.
+// directory, dedupe/ for claims and done records and outbound/ for
+// endpoints, the event log and the delivery queue. A background loop
+// syncs them every second and collects their value logs until Close.
+// Badger is safe for concurrent use.
 //
 // Every write reaches the operating system before it returns, so a crashed
-// process (kill -9) loses nothing. Against power loss the two differ:
-//   - outbound/ (endpoints, the event log, the delivery queue) is written
-//     with fsync, so an acknowledged event is never lost;
-//   - dedupe/ (claims and done records) is synced once a second, so a power
-//     loss can forget the last second of claims, and a provider's retry of
-//     such an event is then forwarded again.
-//
-// Each synced commit costs a disk flush that concurrent writers share;
-// the dedupe side, on every inbound request's path, does not wait for one.
+// process (kill -9) loses nothing. Against power loss they differ:
+//   - CreateEvent and the endpoint writes return only once they are
+//     fsync'd, in one round of fsyncs shared by all concurrent writers, so
+//     an acknowledged event is never lost;
+//   - dedupe records and delivery states are synced within a second, so a
+//     power loss can forget the last second of them: a provider's retry of
+//     such an event is then forwarded again, and such a delivery is
+//     attempted again.
 type Badger struct {
-	db     *badger.DB // outbound/, synced on every commit
-	dedupe *badger.DB // dedupe/, synced every dedupeSyncInterval
+	db     *badger.DB // outbound/
+	dedupe *badger.DB // dedupe/
 	now    func() time.Time
 	logger *zap.Logger
 
@@ -71,7 +75,10 @@ type Badger struct {
 	// claims holds this process's in-flight dedupe claims, and writer
 	// writes every dedupe change (see dedupe_badger.go).
 	claims *claimTable
-	writer *batchWriter
+	writer *group[dedupeWrite]
+	// durable makes the outbound writes committed before a wait on it
+	// durable, in one round of fsyncs for all concurrent waiters.
+	durable *group[struct{}]
 	// listScanLimit bounds the events one ListEvents call examines.
 	listScanLimit int
 	// beforeCommit, if set, runs before each outbound read-write
@@ -121,11 +128,12 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	if o.valueLogFileSize == 0 {
 		o.valueLogFileSize = defaultValueLogFileSize
 	}
-	outbound, err := openBadgerDB(filepath.Join(dir, "outbound"), o, true)
+	outboundDir := filepath.Join(dir, "outbound")
+	outbound, err := openBadgerDB(outboundDir, o)
 	if err != nil {
 		return nil, err
 	}
-	dedupe, err := openBadgerDB(filepath.Join(dir, "dedupe"), o, false)
+	dedupe, err := openBadgerDB(filepath.Join(dir, "dedupe"), o)
 	if err != nil {
 		outbound.Close()
 		return nil, err
@@ -134,7 +142,8 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 		db:       outbound,
 		dedupe:   dedupe,
 		claims:   newClaimTable(),
-		writer:   newBatchWriter(dedupe),
+		writer:   newDedupeWriter(dedupe),
+		durable:  newGroup(func([]struct{}) error { return syncLogs(outboundDir) }),
 		now:      o.Now,
 		logger:   o.Logger,
 		stop:     make(chan struct{}),
@@ -146,16 +155,17 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	return b, nil
 }
 
-// openBadgerDB opens one database, with fsync on every commit if sync.
+// openBadgerDB opens one database, without fsync on commit: the store
+// syncs what needs it (see Badger).
 // The options are reliability.md's measured starting point, with memtables
 // and caches halved since there are two databases: that keeps Caddy's
 // peak RSS near 100 MB under hookbench's inbound load (128 MB with 16 MiB
 // memtables). WithLoggingLevel is not used: it would replace the zap
 // adapter with Badger's stderr logger.
-func openBadgerDB(dir string, o BadgerOptions, sync bool) (*badger.DB, error) {
+func openBadgerDB(dir string, o BadgerOptions) (*badger.DB, error) {
 	opts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{o.Logger.Named("badger")}).
-		WithSyncWrites(sync).
+		WithSyncWrites(false).
 		WithDetectConflicts(true).
 		WithNumVersionsToKeep(1).
 		WithMemTableSize(8 << 20).
@@ -211,6 +221,7 @@ func (b *Badger) Close() error {
 	close(b.stop)
 	<-b.loopDone
 	b.writer.close()
+	b.durable.close()
 	var errs []error
 	for _, db := range []*badger.DB{b.dedupe, b.db} {
 		if err := db.Close(); err != nil {
@@ -241,14 +252,14 @@ func stripe(locks *[16]sync.Mutex, key string) *sync.Mutex {
 	return &locks[h.Sum32()%uint32(len(locks))]
 }
 
-// background syncs the dedupe database and forgets lapsed in-flight
-// claims every dedupeSyncInterval, and runs value-log GC every
-// gcInterval, until Close.
+// background syncs both databases every syncInterval and runs value-log
+// GC every gcInterval, until Close. It also forgets lapsed in-flight
+// claims.
 func (b *Badger) background(gcInterval time.Duration) {
 	defer close(b.loopDone)
 	gc := time.NewTicker(gcInterval)
 	defer gc.Stop()
-	sync := time.NewTicker(dedupeSyncInterval)
+	sync := time.NewTicker(syncInterval)
 	defer sync.Stop()
 	for {
 		select {
@@ -256,8 +267,10 @@ func (b *Badger) background(gcInterval time.Duration) {
 			return
 		case <-sync.C:
 			b.claims.sweep(b.now())
-			if err := b.dedupe.Sync(); err != nil {
-				b.logger.Warn("syncing dedupe store", zap.Error(err))
+			for _, db := range []*badger.DB{b.dedupe, b.db} {
+				if err := syncLogs(db.Opts().Dir); err != nil {
+					b.logger.Warn("syncing webhook store", zap.String("dir", db.Opts().Dir), zap.Error(err))
+				}
 			}
 		case <-gc.C:
 			if n := b.collectValueLog(); n > 0 {
@@ -265,6 +278,38 @@ func (b *Badger) background(gcInterval time.Duration) {
 			}
 		}
 	}
+}
+
+// syncLogs fsyncs the write-ahead logs (memtable and value-log files) of
+// the Badger database in dir, which makes every write committed before it
+// durable. Badger's own DB.Sync would not do: it syncs only the current
+// memtable's log, and a write can sit in the log of a memtable that was
+// just rotated out and is not yet flushed. A log that is gone was flushed
+// to a table, which Badger syncs before it deletes the log.
+func syncLogs(dir string) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") {
+			continue
+		}
+		f, err := os.Open(filepath.Join(dir, name))
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		err = f.Sync()
+		f.Close()
+		if err != nil {
+			return fmt.Errorf("syncing %s: %w", name, err)
+		}
+	}
+	return nil
 }
 
 // collectValueLog rewrites value-log files of both databases, as long as

@@ -17,7 +17,7 @@ import (
 // Badger's directory lock means no other process writes these keys, so a
 // claim needs no read-modify-write transaction: a write is a blind write,
 // and the writes of all requests are applied together, in order, by one
-// batch writer. That turns the two transactions per request a naive store
+// group (group.go). That turns the two transactions per request a naive store
 // makes into a share of one batch.
 //
 // A claim stays in memory until the database reflects its end (done or
@@ -107,7 +107,7 @@ func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Dura
 	c := Claim{State: InFlight, Token: token, Expires: now.Add(lease)}
 	m[key] = &inflight{token: token, expires: c.Expires}
 	unlock()
-	if err := <-b.writer.queue(claimEntry(key, c, lease), false); err != nil {
+	if err := <-b.writer.queue(dedupeWrite{e: claimEntry(key, c, lease)}); err != nil {
 		m, unlock := b.claims.lock(key)
 		if cur, ok := m[key]; ok && cur.token == token {
 			delete(m, key)
@@ -138,7 +138,7 @@ func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Durat
 	c.expires = now.Add(lease)
 	// Queued under the shard lock, so a commit or release that follows is
 	// written after it.
-	pending := b.writer.queue(claimEntry(key, Claim{State: InFlight, Token: token, Expires: c.expires}, lease), false)
+	pending := b.writer.queue(dedupeWrite{e: claimEntry(key, Claim{State: InFlight, Token: token, Expires: c.expires}, lease)})
 	unlock()
 	if err := <-pending; err != nil {
 		return fmt.Errorf("extending dedupe claim: %w", err)
@@ -151,22 +151,22 @@ func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, t
 	if err := checkPositive("ttl", ttl); err != nil {
 		return err
 	}
-	return b.settle(ctx, "committing", key, token, func(now time.Time) (*badger.Entry, bool) {
-		return claimEntry(key, Claim{State: Done, Expires: now.Add(ttl), Response: resp}, ttl), false
+	return b.settle(ctx, "committing", key, token, func(now time.Time) dedupeWrite {
+		return dedupeWrite{e: claimEntry(key, Claim{State: Done, Expires: now.Add(ttl), Response: resp}, ttl)}
 	})
 }
 
 // Release implements Dedupe.
 func (b *Badger) Release(ctx context.Context, key, token string) error {
-	return b.settle(ctx, "releasing", key, token, func(time.Time) (*badger.Entry, bool) {
-		return badger.NewEntry(dedupeKey(key), nil), true
+	return b.settle(ctx, "releasing", key, token, func(time.Time) dedupeWrite {
+		return dedupeWrite{e: badger.NewEntry(dedupeKey(key), nil), del: true}
 	})
 }
 
-// settle ends the live claim token holds on key: it writes the entry that
-// end returns (or deletes its key) and then forgets the claim. Until the
-// write is applied the claim still counts as in flight.
-func (b *Badger) settle(ctx context.Context, op, key, token string, end func(now time.Time) (e *badger.Entry, del bool)) error {
+// settle ends the live claim token holds on key: it makes the write that
+// end returns and then forgets the claim. Until the write is applied the
+// claim still counts as in flight.
+func (b *Badger) settle(ctx context.Context, op, key, token string, end func(now time.Time) dedupeWrite) error {
 	if err := checkClaimArgs(key, token); err != nil {
 		return err
 	}
@@ -241,88 +241,31 @@ func claimEntry(key string, c Claim, life time.Duration) *badger.Entry {
 	return badger.NewEntry(dedupeKey(key), encodeClaim(c)).WithTTL(life + ttlMargin)
 }
 
-// batchWriter applies writes to one database in batches: every write
-// queued while a batch is being applied goes into the next one, in queue
-// order, as one transaction of blind writes. It must be the only writer of
-// the keys it writes.
-type batchWriter struct {
-	db *badger.DB
-
-	mu      sync.Mutex
-	pending []queuedWrite
-	closed  bool
-	kick    chan struct{} // has a value when pending may be non-empty
-	done    chan struct{} // closed when run has returned
-}
-
-// queuedWrite is a set of e, or a delete of its key if del.
-type queuedWrite struct {
+// dedupeWrite is a set of e, or a delete of its key if del.
+type dedupeWrite struct {
 	e   *badger.Entry
 	del bool
-	err chan error
 }
 
-var errWriterClosed = errors.New("dedupe writer stopped")
-
-func newBatchWriter(db *badger.DB) *batchWriter {
-	w := &batchWriter{db: db, kick: make(chan struct{}, 1), done: make(chan struct{})}
-	go w.run()
-	return w
+// newDedupeWriter returns the group that applies dedupe writes to db:
+// each batch is one transaction of blind writes, in queue order. It must
+// be the only writer of the keys it writes.
+func newDedupeWriter(db *badger.DB) *group[dedupeWrite] {
+	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, batch) })
 }
 
-// queue adds a set of e (a delete of its key if del) to the next batch and
-// returns where its result will arrive.
-func (w *batchWriter) queue(e *badger.Entry, del bool) <-chan error {
-	res := make(chan error, 1)
-	w.mu.Lock()
-	if w.closed {
-		w.mu.Unlock()
-		res <- errWriterClosed
-		return res
-	}
-	w.pending = append(w.pending, queuedWrite{e, del, res})
-	w.mu.Unlock()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
-	return res
-}
-
-// run applies batches until close has been called and nothing is pending.
-func (w *batchWriter) run() {
-	defer close(w.done)
-	var batch []queuedWrite
-	for range w.kick {
-		w.mu.Lock()
-		batch, w.pending = w.pending, batch[:0]
-		closed := w.closed
-		w.mu.Unlock()
-		if len(batch) > 0 {
-			err := w.apply(batch)
-			for _, q := range batch {
-				q.err <- err
-			}
-			clear(batch)
-		}
-		if closed {
-			return
-		}
-	}
-}
-
-// apply writes batch in as few transactions as Badger allows.
-func (w *batchWriter) apply(batch []queuedWrite) error {
-	txn := w.db.NewTransaction(true)
+// applyWrites writes batch in as few transactions as Badger allows.
+func applyWrites(db *badger.DB, batch []dedupeWrite) error {
+	txn := db.NewTransaction(true)
 	defer func() { txn.Discard() }()
-	for _, q := range batch {
-		err := add(txn, q)
+	for _, w := range batch {
+		err := w.addTo(txn)
 		if errors.Is(err, badger.ErrTxnTooBig) {
 			if err = txn.Commit(); err != nil {
 				return err
 			}
-			txn = w.db.NewTransaction(true)
-			err = add(txn, q)
+			txn = db.NewTransaction(true)
+			err = w.addTo(txn)
 		}
 		if err != nil {
 			return err
@@ -331,24 +274,11 @@ func (w *batchWriter) apply(batch []queuedWrite) error {
 	return txn.Commit()
 }
 
-// add adds q's write to txn. Badger checks the size before it takes the
-// entry, so after ErrTxnTooBig the same entry can go into a new txn.
-func add(txn *badger.Txn, q queuedWrite) error {
-	if q.del {
-		return txn.Delete(q.e.Key)
+// addTo adds w to txn. Badger checks the size before it takes the entry,
+// so after ErrTxnTooBig the same entry can go into a new txn.
+func (w dedupeWrite) addTo(txn *badger.Txn) error {
+	if w.del {
+		return txn.Delete(w.e.Key)
 	}
-	return txn.SetEntry(q.e)
-}
-
-// close applies what is pending and stops the writer; writes queued after
-// it fail.
-func (w *batchWriter) close() {
-	w.mu.Lock()
-	w.closed = true
-	w.mu.Unlock()
-	select {
-	case w.kick <- struct{}{}:
-	default:
-	}
-	<-w.done
+	return txn.SetEntry(w.e)
 }

@@ -60,6 +60,9 @@ func (b *Badger) PutEndpoint(ctx context.Context, e Endpoint) error {
 	}); err != nil {
 		return fmt.Errorf("storing endpoint %s: %w", e.ID, err)
 	}
+	if err := <-b.durable.queue(struct{}{}); err != nil {
+		return fmt.Errorf("syncing endpoint %s: %w", e.ID, err)
+	}
 	return nil
 }
 
@@ -113,6 +116,9 @@ func (b *Badger) UpdateEndpoint(ctx context.Context, id string, fn func(e *Endpo
 		case fnErr != nil:
 			return Endpoint{}, fnErr
 		case err == nil:
+			if err := <-b.durable.queue(struct{}{}); err != nil {
+				return Endpoint{}, fmt.Errorf("syncing endpoint %s: %w", id, err)
+			}
 			return e, nil
 		case errors.Is(err, ErrNotFound):
 			return Endpoint{}, err
@@ -195,6 +201,9 @@ func (b *Badger) CreateEvent(ctx context.Context, ev Event, ds []Delivery, reten
 		}
 		if err != nil {
 			return Event{}, nil, false, fmt.Errorf("creating event %s: %w", ev.ID, err)
+		}
+		if err := <-b.durable.queue(struct{}{}); err != nil {
+			return Event{}, nil, false, fmt.Errorf("syncing event %s: %w", ev.ID, err)
 		}
 		return got, gotDs, created, nil
 	}

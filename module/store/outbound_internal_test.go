@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -489,5 +491,51 @@ func TestQueueFloorSeesWritesItsSnapshotMissed(t *testing.T) {
 	ds, err := b.ClaimDue(bg, testStart, 10, "tok", time.Minute)
 	if err != nil || len(ds) != 1 || ds[0].ID != "wdlv_0009" {
 		t.Fatalf("next claim = (%v, %v), want wdlv_0009", ds, err)
+	}
+}
+
+// TestDurableWritesWaitForSync: CreateEvent and the endpoint writes return
+// only after a round of fsyncs that began after their commit, and fail if
+// it fails.
+func TestDurableWritesWaitForSync(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	b.durable.close()
+	var rounds atomic.Int32
+	release := make(chan error)
+	b.durable = newGroup(func([]struct{}) error { rounds.Add(1); return <-release })
+
+	done := make(chan error, 1)
+	go func() {
+		ev := testEvent("wevt_0001")
+		_, _, _, err := b.CreateEvent(bg, ev, []Delivery{testPending(ev, "wdlv_0001", testStart)}, time.Hour)
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("CreateEvent returned (%v) before its sync", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release <- nil
+	if err := <-done; err != nil || rounds.Load() != 1 {
+		t.Fatalf("CreateEvent after the sync: %v, %d rounds", err, rounds.Load())
+	}
+
+	go func() { done <- b.PutEndpoint(bg, Endpoint{ID: "we_a"}) }()
+	release <- errors.New("disk on fire")
+	if err := <-done; err == nil || !strings.Contains(err.Error(), "disk on fire") {
+		t.Fatalf("PutEndpoint with a failed sync = %v, want the sync's error", err)
+	}
+	b.durable.close()
+	b.durable = newGroup(func([]struct{}) error { return nil })
+}
+
+// TestSyncLogs fsyncs a database's logs, and tells a missing directory.
+func TestSyncLogs(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	if err := syncLogs(b.db.Opts().Dir); err != nil {
+		t.Fatal(err)
+	}
+	if err := syncLogs(filepath.Join(t.TempDir(), "absent")); err == nil {
+		t.Fatal("syncLogs of a missing directory succeeded")
 	}
 }

@@ -1,0 +1,88 @@
+package store
+
+import (
+	"errors"
+	"sync"
+)
+
+// errGroupClosed is the result of work handed to a closed group.
+var errGroupClosed = errors.New("store: writer stopped")
+
+// group is group commit: one goroutine runs apply on everything queued
+// while its previous run was under way, in queue order, and hands each
+// item the result. Concurrent callers so share one transaction or one
+// fsync instead of paying for their own.
+type group[T any] struct {
+	apply func([]T) error
+
+	mu      sync.Mutex
+	pending []T
+	results []chan error
+	closed  bool
+	kick    chan struct{} // has a value when pending may be non-empty
+	done    chan struct{} // closed when run has returned
+}
+
+func newGroup[T any](apply func([]T) error) *group[T] {
+	g := &group[T]{apply: apply, kick: make(chan struct{}, 1), done: make(chan struct{})}
+	go g.run()
+	return g
+}
+
+// queue adds item to the next run and returns where its result arrives.
+func (g *group[T]) queue(item T) <-chan error {
+	res := make(chan error, 1)
+	g.mu.Lock()
+	if g.closed {
+		g.mu.Unlock()
+		res <- errGroupClosed
+		return res
+	}
+	g.pending = append(g.pending, item)
+	g.results = append(g.results, res)
+	g.mu.Unlock()
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+	return res
+}
+
+// run applies batches until close has been called and nothing is pending.
+func (g *group[T]) run() {
+	defer close(g.done)
+	var (
+		batch   []T
+		results []chan error
+	)
+	for range g.kick {
+		g.mu.Lock()
+		batch, g.pending = g.pending, batch[:0]
+		results, g.results = g.results, results[:0]
+		closed := g.closed
+		g.mu.Unlock()
+		if len(batch) > 0 {
+			err := g.apply(batch)
+			for _, res := range results {
+				res <- err
+			}
+			clear(batch)
+			clear(results)
+		}
+		if closed {
+			return
+		}
+	}
+}
+
+// close runs what is pending and stops; work queued after it fails.
+func (g *group[T]) close() {
+	g.mu.Lock()
+	g.closed = true
+	g.mu.Unlock()
+	select {
+	case g.kick <- struct{}{}:
+	default:
+	}
+	<-g.done
+}
