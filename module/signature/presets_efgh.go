@@ -51,6 +51,10 @@ var dataRowsEFGH = []struct {
 	// Authorization, as Okta's examples use.
 	{'H', hmacRow{name: "okta", header: "Authorization", alg: algToken,
 		source: "help.okta.com/en-us/Content/Topics/automation-hooks/add-event-hooks.htm; developer.okta.com/docs/concepts/event-hooks"}},
+	// Helius: the authHeader set on the webhook is echoed verbatim as the
+	// Authorization header of every delivery; the body is not signed.
+	{'H', hmacRow{name: "helius", header: "Authorization", alg: algToken,
+		source: "helius.dev/docs/faqs/webhooks (How can I verify that the webhook came from Helius?)"}},
 }
 
 func init() {
