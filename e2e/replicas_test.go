@@ -321,3 +321,23 @@ func TestReplicaConfigWithoutRedis(t *testing.T) {
 		t.Fatalf("the refusal shows the password:\n%s", out)
 	}
 }
+
+// A Redis that comes back empty (no persistence) loses the events it held,
+// but not the Caddyfile's endpoints for long: the replica writes them again
+// on its own, and new events are delivered without a reload.
+func TestReplicaRestoresStaticEndpoints(t *testing.T) {
+	c := newCluster(t, false)
+	r := c.start(t)
+	c.redis.Kill()
+	c.redis.Restart() // empty
+	var id string
+	waitFor(t, func() bool {
+		var a answer
+		a, id = event(t, r, "order.created")
+		return a.Status == http.StatusAccepted && strings.Contains(a.Body, "wdlv_")
+	})
+	waitFor(t, func() bool { return c.sink.succeeded(id) })
+	if n, ok := c.sink.verified(id); n != 1 || !ok {
+		t.Fatalf("the sink saw %d deliveries (want 1), verified: %v", n, ok)
+	}
+}

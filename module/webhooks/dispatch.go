@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
 
 	"github.com/hookguard/hookguard/module/delivery"
 	"github.com/hookguard/hookguard/module/store"
@@ -170,6 +171,24 @@ func (a *App) stopDispatch() {
 
 // configDisabled is the disabled reason of an endpoint the config disables.
 const configDisabled = "disabled in the config"
+
+// healStaticEndpoints writes the config's endpoints again if any is
+// missing from eps, the store's endpoints: a store that lost its data (a
+// Redis restarted without persistence) gets them back without a reload.
+func (a *App) healStaticEndpoints(ctx context.Context, eps []store.Endpoint) {
+	have := make(map[string]bool, len(eps))
+	for _, ep := range eps {
+		have[ep.ID] = true
+	}
+	for _, se := range a.Endpoints {
+		if !have[delivery.StaticEndpointID(se.Name)] {
+			err := a.syncStaticEndpoints(ctx)
+			a.logger.Warn("static endpoints were missing from the webhook store; wrote them again",
+				zap.String("endpoint", se.Name), zap.Error(err))
+			return
+		}
+	}
+}
 
 // syncStaticEndpoints writes the config's endpoints to the store. What the
 // config says wins; a secret generated earlier, the health, and an

@@ -81,6 +81,7 @@ func (a *App) watchGauges(ctx context.Context) {
 				queueDepth.WithLabelValues("scheduled").Set(float64(scheduled))
 			}
 			if eps, err := st.ListEndpoints(ctx); err == nil {
+				a.healStaticEndpoints(ctx, eps)
 				for _, ep := range eps {
 					if ep.Status == store.EndpointDeleted {
 						consecutiveFailures.DeleteLabelValues(ep.Name)
