@@ -315,8 +315,8 @@ func (r *Redis) asOwner(ctx context.Context, op, key, token string, next func(no
 	return nil
 }
 
-// fail wraps a Redis error with what was being done and where, turning a
-// context's end back into the context's error.
+// fail wraps a Redis error (or the context's, which errors.Is still finds)
+// with what was being done and where.
 func (r *Redis) fail(doing string, err error) error {
 	return fmt.Errorf("%s in redis at %s: %w", doing, r.where, err)
 }
