@@ -132,3 +132,34 @@ func TestProvisionDoesNotOpen(t *testing.T) {
 		t.Fatalf("cleaning up an unopened storage released someone else's reference (%d)", refs)
 	}
 }
+
+// After a reload the old config is cleaned up while its server finishes
+// the requests under way; those must still reach the store the new config
+// holds, and fail only once no config holds it.
+func TestUnloadedConfigUsesTheRunningStore(t *testing.T) {
+	dir := t.TempDir()
+	old, oldStore, err := opened(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next, _, err := opened(t, dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	st, err := old.Open()
+	if err != nil || st != oldStore {
+		t.Fatalf("the unloaded config's Open = (%v, %v), want the running store", st, err)
+	}
+	if err := reserve(st, "k"); err != nil {
+		t.Fatal(err)
+	}
+	if err := next.Cleanup(); err != nil {
+		t.Fatal(err)
+	}
+	if st, err := old.Open(); err == nil {
+		t.Fatalf("Open with no config holding the store = %v, want an error", st)
+	}
+}

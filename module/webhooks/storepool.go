@@ -34,6 +34,12 @@ func (p *pooledStore) get() (store.Store, error) {
 		return p.st, nil
 	}
 	if p.released {
+		// On a reload Caddy cleans up the old config while its server
+		// still finishes the requests under way: they use the store the
+		// running config holds, without a reference of their own.
+		if st := p.live(); st != nil {
+			return st, nil
+		}
 		return nil, fmt.Errorf("webhook store %s: config unloaded", p.name)
 	}
 	val, loaded, err := p.pool.LoadOrNew(p.key, func() (caddy.Destructor, error) {
@@ -53,6 +59,19 @@ func (p *pooledStore) get() (store.Store, error) {
 	}
 	p.st = val.(storeHandle).Store
 	return p.st, nil
+}
+
+// live returns the store the process holds under this key, if any.
+func (p *pooledStore) live() store.Store {
+	var st store.Store
+	p.pool.Range(func(key, val any) bool {
+		if key == p.key {
+			st = val.(storeHandle).Store
+			return false
+		}
+		return true
+	})
+	return st
 }
 
 // release gives back this config's reference, if it took one; the store
