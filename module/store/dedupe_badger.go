@@ -106,8 +106,11 @@ func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Dura
 	}
 	c := Claim{State: InFlight, Token: token, Expires: now.Add(lease)}
 	m[key] = &inflight{token: token, expires: c.Expires}
+	// Queued under the shard lock, like every write of the key, so the
+	// writes of one key reach the database in the order they were made.
+	pending := b.writer.queue(dedupeWrite{e: claimEntry(key, c, lease)})
 	unlock()
-	if err := <-b.writer.queue(dedupeWrite{e: claimEntry(key, c, lease)}); err != nil {
+	if err := <-pending; err != nil {
 		m, unlock := b.claims.lock(key)
 		if cur, ok := m[key]; ok && cur.token == token {
 			delete(m, key)
