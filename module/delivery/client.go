@@ -83,13 +83,13 @@ func (p Policy) client(timeout time.Duration, lookup lookupFunc, self *selfAddrs
 		ControlContext: g.control,
 	}
 	tr := &http.Transport{
-		Proxy:                  nil, // never: an environment proxy must not skip the guard
-		DialContext:            g.dialContext,
-		TLSClientConfig:        &tls.Config{MinVersion: tls.VersionTLS12},
-		TLSHandshakeTimeout:    min(timeout, 10*time.Second),
-		ResponseHeaderTimeout:  timeout,
-		ExpectContinueTimeout:  min(timeout, time.Second),
-		DisableCompression:     true,
+		Proxy:                 nil, // never: an environment proxy must not skip the guard
+		DialContext:           g.dialContext,
+		TLSClientConfig:       &tls.Config{MinVersion: tls.VersionTLS12},
+		TLSHandshakeTimeout:   min(timeout, 10*time.Second),
+		ResponseHeaderTimeout: timeout,
+		ExpectContinueTimeout: min(timeout, time.Second),
+		DisableCompression:    true,
 		// Keep a connection per worker alive to each endpoint's host, so
 		// a busy endpoint is not redialled for every delivery.
 		MaxIdleConns:           1024,
