@@ -317,22 +317,16 @@ func (b *Badger) GetEvent(ctx context.Context, id string) (Event, []Delivery, er
 // call (see there). When both EndpointID and Status are set, one delivery
 // must match both.
 func (b *Badger) ListEvents(ctx context.Context, f EventFilter) ([]Event, error) {
-	limit := f.Limit
-	switch {
-	case limit == 0:
-		limit = defaultListLimit
-	case limit < 0 || limit > maxListLimit:
-		return nil, fmt.Errorf("store: list limit must be 1 to %d, got %d", maxListLimit, f.Limit)
-	}
-	if f.Status != "" && !validDeliveryStatus(f.Status) {
-		return nil, fmt.Errorf("store: unknown delivery status %q", f.Status)
+	limit, err := checkEventFilter(f)
+	if err != nil {
+		return nil, err
 	}
 	if err := b.acquire(ctx); err != nil {
 		return nil, err
 	}
 	defer b.mu.RUnlock()
 	out := []Event{}
-	err := b.db.View(func(txn *badger.Txn) error {
+	err = b.db.View(func(txn *badger.Txn) error {
 		now := b.now()
 		it := txn.NewIterator(badger.IteratorOptions{
 			Prefix:         []byte(eventPrefix),
@@ -411,13 +405,7 @@ func (b *Badger) GetDelivery(ctx context.Context, id string) (Delivery, error) {
 // process; a write conflict with another writer retries the transaction,
 // and after updateAttempts conflicts it returns the error.
 func (b *Badger) ClaimDue(ctx context.Context, now time.Time, limit int, token string, lease time.Duration) ([]Delivery, error) {
-	switch {
-	case token == "":
-		return nil, errors.New("store: empty claim token")
-	case limit < 1:
-		return nil, fmt.Errorf("store: claim limit must be positive, got %d", limit)
-	}
-	if err := checkPositive("lease", lease); err != nil {
+	if err := checkClaimDueArgs(limit, token, lease); err != nil {
 		return nil, err
 	}
 	if err := b.acquire(ctx); err != nil {
