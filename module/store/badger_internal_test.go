@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,11 +27,10 @@ var testStart = time.Date(2031, time.March, 4, 5, 6, 7, 0, time.UTC)
 func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
 	ctx := context.Background()
 	dir := t.TempDir()
-	now := testStart
-	clock := func() time.Time { return now }
+	clock := newTestClock()
 	// 1 MiB value-log files: 48 records of 80 KiB fill several, and each
 	// record is over the 64 KiB value threshold, so it lives in the value log.
-	b := openInternal(t, dir, clock, 1<<20)
+	b := openInternal(t, dir, clock.now, 1<<20)
 	body := bytes.Repeat([]byte("x"), 80<<10)
 	keys := make([]string, 48)
 	for i := range keys {
@@ -42,12 +42,18 @@ func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	// The records lapse; a retry claims each key again and fails upstream.
-	now = now.Add(time.Hour)
+	// The records lapse; a retry claims each key again, holds it long
+	// enough for the claim to be written, and fails upstream, so the
+	// release deletes the key.
+	clock.advance(time.Hour)
 	for _, k := range keys {
 		if _, owned, err := b.Reserve(ctx, k, "b", time.Minute); err != nil || !owned {
 			t.Fatalf("Reserve %s after expiry: owned=%v err=%v", k, owned, err)
 		}
+	}
+	clock.advance(persistAfter)
+	b.persist(clock.now(), false)
+	for _, k := range keys {
 		if err := b.Release(ctx, k, "b"); err != nil {
 			t.Fatal(err)
 		}
@@ -55,7 +61,7 @@ func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
 	// Closing compacts L0, which records how much of each value-log file is
 	// garbage; the next open can then rewrite those files.
 	mustClose(t, b)
-	b = openInternal(t, dir, clock, 1<<20)
+	b = openInternal(t, dir, clock.now, 1<<20)
 	if n := b.collectValueLog(); n == 0 {
 		t.Fatal("value-log GC rewrote no file; the test proves nothing")
 	}
@@ -63,8 +69,8 @@ func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
 
 	// Reopen with the clock back at the start, when the done records were
 	// live: a record that came back would be seen as done.
-	now = testStart
-	b = openInternal(t, dir, clock, 1<<20)
+	clock.set(testStart)
+	b = openInternal(t, dir, clock.now, 1<<20)
 	err := b.dedupe.View(func(txn *badger.Txn) error {
 		for _, k := range keys {
 			if _, err := txn.Get(dedupeKey(k)); !errors.Is(err, badger.ErrKeyNotFound) {
@@ -79,6 +85,75 @@ func TestReleasedClaimsStayGoneAfterGC(t *testing.T) {
 	for _, k := range keys {
 		if c, owned, err := b.Reserve(ctx, k, "c", time.Minute); err != nil || !owned {
 			t.Fatalf("Reserve %s after GC and reopen = (%v, %v, %v), want owned", k, c.State, owned, err)
+		}
+	}
+}
+
+// TestClaimWrittenOnceHeldLong: a claim reaches the database only once it
+// has been held for persistAfter, so that it outlives a killed process
+// (case 34); a younger one's release writes nothing, a written one's
+// release deletes it, and the background loop does the writing.
+func TestClaimWrittenOnceHeldLong(t *testing.T) {
+	ctx := context.Background()
+	clock := newTestClock()
+	now := clock.now
+	b := openInternal(t, t.TempDir(), now, 0)
+	stored := func(key string) (Claim, bool) {
+		t.Helper()
+		c, found, err := b.storedClaim(key)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c, found
+	}
+
+	if _, owned, err := b.Reserve(ctx, "slow", "a", time.Minute); err != nil || !owned {
+		t.Fatalf("Reserve slow: owned=%v err=%v", owned, err)
+	}
+	clock.advance(persistAfter)
+	if _, owned, err := b.Reserve(ctx, "fast", "a", time.Minute); err != nil || !owned {
+		t.Fatalf("Reserve fast: owned=%v err=%v", owned, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		if _, found := stored("slow"); found {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the claim held for persistAfter was never written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if c, _ := stored("slow"); c.State != InFlight || c.Token != "a" || !c.Expires.Equal(testStart.Add(time.Minute)) {
+		t.Fatalf("written claim = %+v", c)
+	}
+	if _, found := stored("fast"); found {
+		t.Fatal("a claim younger than persistAfter was written")
+	}
+
+	// A written claim's extension is written too; an unwritten one's not.
+	if err := b.Extend(ctx, "slow", "a", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if c, _ := stored("slow"); !c.Expires.Equal(now().Add(2 * time.Minute)) {
+		t.Fatalf("after Extend the stored lease ends %v, want %v", c.Expires, now().Add(2*time.Minute))
+	}
+	if err := b.Extend(ctx, "fast", "a", 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
+	if _, found := stored("fast"); found {
+		t.Fatal("extending an unwritten claim wrote it")
+	}
+
+	for _, k := range []string{"slow", "fast"} {
+		if err := b.Release(ctx, k, "a"); err != nil {
+			t.Fatal(err)
+		}
+		if _, found := stored(k); found {
+			t.Fatalf("%s is still stored after its release", k)
+		}
+		if _, owned, err := b.Reserve(ctx, k, "b", time.Minute); err != nil || !owned {
+			t.Fatalf("Reserve %s after release: owned=%v err=%v", k, owned, err)
 		}
 	}
 }
@@ -140,6 +215,20 @@ func TestBadgerLoggerKeepsWarningsAndErrors(t *testing.T) {
 		t.Fatalf("logged %+v, want the warning and the error, trimmed", got)
 	}
 }
+
+// testClock is a clock that tests move while the store's background loop
+// reads it.
+type testClock struct{ ns atomic.Int64 }
+
+func newTestClock() *testClock {
+	c := &testClock{}
+	c.set(testStart)
+	return c
+}
+
+func (c *testClock) now() time.Time          { return time.Unix(0, c.ns.Load()).UTC() }
+func (c *testClock) set(t time.Time)         { c.ns.Store(t.UnixNano()) }
+func (c *testClock) advance(d time.Duration) { c.ns.Add(int64(d)) }
 
 func openInternal(t *testing.T, dir string, now func() time.Time, valueLogFileSize int64) *Badger {
 	t.Helper()

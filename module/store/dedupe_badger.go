@@ -12,27 +12,45 @@ import (
 )
 
 // Dedupe on Badger keeps this process's in-flight claims in memory, the
-// authority for them, and mirrors every claim into the dedupe database so
-// that a process killed mid-delivery leaves its claims behind (case 34).
-// Badger's directory lock means no other process writes these keys, so a
-// claim needs no read-modify-write transaction: a write is a blind write,
-// and the writes of all requests are applied together, in order, by one
-// group (group.go). That turns the two transactions per request a naive store
-// makes into a share of one batch.
+// authority for them, and writes done records to the dedupe database.
+// Badger's directory lock means no other process writes these keys, so no
+// write needs a read-modify-write transaction: each is a blind write, and
+// the writes of all requests are applied together, in order, by one group
+// (group.go).
 //
-// A claim stays in memory until the database reflects its end (done or
-// released), so a Reserve that finds no claim in memory can trust the
-// database: it holds only done records, claims left by an earlier process,
-// and lapsed claims.
+// A claim reaches the database only once it has been held for
+// persistAfter: most deliveries are answered sooner, and for them the
+// claim costs no write at all. A claim that outlives that (a slow
+// upstream) is written, so that if the process is killed mid-delivery the
+// claim survives it and a retry is not forwarded while the upstream may
+// still be working on the first copy; it lapses with its lease (case 34).
+// A younger claim dies with the process, and a retry after the restart is
+// forwarded.
+//
+// A claim stays in memory until the database reflects its end (done, or
+// released if it was written), so a Reserve that finds no claim in memory
+// can trust the database: it holds only done records, claims left by an
+// earlier process, and lapsed claims.
 
 // claimShards is how many independently locked parts the in-flight table
 // has.
 const claimShards = 64
 
+// persistAfter is how long a claim is held before it is written to the
+// database; persistInterval is how often held claims are checked for it.
+const (
+	persistAfter    = 100 * time.Millisecond
+	persistInterval = 50 * time.Millisecond
+)
+
 // inflight is a claim this process holds.
 type inflight struct {
 	token   string
 	expires time.Time
+	since   time.Time // when it was claimed
+	// written is set once the claim's write is queued; from then on its
+	// extensions and its release are written too.
+	written bool
 	// settling is set while the claim's commit or release is being
 	// written; the claim counts as in flight until it is gone.
 	settling bool
@@ -76,6 +94,28 @@ func (t *claimTable) sweep(now time.Time) {
 	}
 }
 
+// persist queues the write of every live claim held for persistAfter at
+// now and not yet written. With all set, it writes every live claim: Close
+// uses that, so that the claims of deliveries still under way outlive the
+// process.
+func (b *Badger) persist(now time.Time, all bool) {
+	cutoff := now.Add(-persistAfter)
+	for i := range b.claims.shards {
+		s := &b.claims.shards[i]
+		s.Lock()
+		for k, c := range s.m {
+			if c.written || c.settling || !now.Before(c.expires) || (!all && c.since.After(cutoff)) {
+				continue
+			}
+			c.written = true
+			// Not waited for: a failed write only leaves the claim in
+			// memory, where it is still the authority.
+			b.writer.queue(dedupeWrite{e: claimEntry(k, Claim{State: InFlight, Token: c.token, Expires: c.expires}, c.expires.Sub(now))})
+		}
+		s.Unlock()
+	}
+}
+
 // Reserve implements Dedupe.
 func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Duration) (Claim, bool, error) {
 	if err := checkClaimArgs(key, token); err != nil {
@@ -105,19 +145,8 @@ func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Dura
 		return stored, false, nil
 	}
 	c := Claim{State: InFlight, Token: token, Expires: now.Add(lease)}
-	m[key] = &inflight{token: token, expires: c.Expires}
-	// Queued under the shard lock, like every write of the key, so the
-	// writes of one key reach the database in the order they were made.
-	pending := b.writer.queue(dedupeWrite{e: claimEntry(key, c, lease)})
+	m[key] = &inflight{token: token, expires: c.Expires, since: now}
 	unlock()
-	if err := <-pending; err != nil {
-		m, unlock := b.claims.lock(key)
-		if cur, ok := m[key]; ok && cur.token == token {
-			delete(m, key)
-		}
-		unlock()
-		return Claim{}, false, fmt.Errorf("reserving dedupe claim: %w", err)
-	}
 	return c, true, nil
 }
 
@@ -134,13 +163,17 @@ func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Durat
 	}
 	defer b.mu.RUnlock()
 	now := b.now()
-	c, unlock, err := b.lockHeld(key, token, now)
+	_, c, unlock, err := b.lockHeld(key, token, now)
 	if err != nil {
 		return err
 	}
 	c.expires = now.Add(lease)
-	// Queued under the shard lock, so a commit or release that follows is
-	// written after it.
+	if !c.written {
+		unlock()
+		return nil
+	}
+	// Queued under the shard lock, like every write of the key, so the
+	// writes of one key reach the database in the order they were made.
 	pending := b.writer.queue(dedupeWrite{e: claimEntry(key, Claim{State: InFlight, Token: token, Expires: c.expires}, lease)})
 	unlock()
 	if err := <-pending; err != nil {
@@ -154,22 +187,23 @@ func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, t
 	if err := checkPositive("ttl", ttl); err != nil {
 		return err
 	}
-	return b.settle(ctx, "committing", key, token, func(now time.Time) dedupeWrite {
-		return dedupeWrite{e: claimEntry(key, Claim{State: Done, Expires: now.Add(ttl), Response: resp}, ttl)}
+	return b.settle(ctx, "committing", key, token, func(_ *inflight, now time.Time) (dedupeWrite, bool) {
+		return dedupeWrite{e: claimEntry(key, Claim{State: Done, Expires: now.Add(ttl), Response: resp}, ttl)}, true
 	})
 }
 
-// Release implements Dedupe.
+// Release implements Dedupe. A claim that was never written is only
+// forgotten.
 func (b *Badger) Release(ctx context.Context, key, token string) error {
-	return b.settle(ctx, "releasing", key, token, func(time.Time) dedupeWrite {
-		return dedupeWrite{e: badger.NewEntry(dedupeKey(key), nil), del: true}
+	return b.settle(ctx, "releasing", key, token, func(c *inflight, _ time.Time) (dedupeWrite, bool) {
+		return dedupeWrite{e: badger.NewEntry(dedupeKey(key), nil), del: true}, c.written
 	})
 }
 
 // settle ends the live claim token holds on key: it makes the write that
-// end returns and then forgets the claim. Until the write is applied the
-// claim still counts as in flight.
-func (b *Badger) settle(ctx context.Context, op, key, token string, end func(now time.Time) dedupeWrite) error {
+// end returns, if end says to, and then forgets the claim. Until the write
+// is applied the claim still counts as in flight.
+func (b *Badger) settle(ctx context.Context, op, key, token string, end func(c *inflight, now time.Time) (dedupeWrite, bool)) error {
 	if err := checkClaimArgs(key, token); err != nil {
 		return err
 	}
@@ -178,15 +212,21 @@ func (b *Badger) settle(ctx context.Context, op, key, token string, end func(now
 	}
 	defer b.mu.RUnlock()
 	now := b.now()
-	c, unlock, err := b.lockHeld(key, token, now)
+	m, c, unlock, err := b.lockHeld(key, token, now)
 	if err != nil {
 		return err
 	}
+	w, write := end(c, now)
+	if !write {
+		delete(m, key)
+		unlock()
+		return nil
+	}
 	c.settling = true
-	pending := b.writer.queue(end(now))
+	pending := b.writer.queue(w)
 	unlock()
 	err = <-pending
-	m, unlock := b.claims.lock(key)
+	m, unlock = b.claims.lock(key)
 	if err != nil {
 		// Nothing was written: the claim is still held, as it was.
 		c.settling = false
@@ -200,17 +240,17 @@ func (b *Badger) settle(ctx context.Context, op, key, token string, end func(now
 	return nil
 }
 
-// lockHeld locks key's shard and returns the claim token holds on it, or
-// ErrNotOwner (with the shard unlocked) unless that claim is live at now and
-// not being settled.
-func (b *Badger) lockHeld(key, token string, now time.Time) (*inflight, func(), error) {
+// lockHeld locks key's shard and returns its map and the claim token holds
+// on it, or ErrNotOwner (with the shard unlocked) unless that claim is live
+// at now and not being settled.
+func (b *Badger) lockHeld(key, token string, now time.Time) (map[string]*inflight, *inflight, func(), error) {
 	m, unlock := b.claims.lock(key)
 	c, ok := m[key]
 	if !ok || c.token != token || c.settling || !now.Before(c.expires) {
 		unlock()
-		return nil, nil, ErrNotOwner
+		return nil, nil, nil, ErrNotOwner
 	}
-	return c, unlock, nil
+	return m, c, unlock, nil
 }
 
 // storedClaim reads key's claim from the dedupe database.

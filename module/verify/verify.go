@@ -15,6 +15,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -389,31 +390,38 @@ func (h *Handler) answerDuplicate(w http.ResponseWriter, r *http.Request, claim 
 }
 
 // renewLease keeps the claim alive while the upstream is answering, so a
-// slow upstream never lets a duplicate through. The returned func stops it.
+// slow upstream never lets a duplicate through. The returned func stops it;
+// once it has returned, no renewal is under way or to come. A timer, not a
+// goroutine: most requests are answered long before the first renewal.
 func (h *Handler) renewLease(ctx context.Context, st store.Dedupe, key, token string) (stop func()) {
 	lease := time.Duration(h.Lease)
-	done := make(chan struct{})
-	finished := make(chan struct{})
-	go func() {
-		defer close(finished)
-		t := time.NewTicker(lease / 3)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
+	var (
+		mu      sync.Mutex
+		stopped bool
+		timer   *time.Timer
+	)
+	timer = time.AfterFunc(lease/3, func() {
+		mu.Lock()
+		defer mu.Unlock()
+		if stopped {
+			return
+		}
+		err := st.Extend(ctx, key, token, lease)
+		if err != nil {
+			h.metrics.storeErrors.WithLabelValues("extend").Inc()
+			h.logger.Warn("renewing webhook lease", zap.String("scheme", h.Scheme), zap.Error(err))
+			if errors.Is(err, store.ErrNotOwner) {
 				return
-			case <-t.C:
-				if err := st.Extend(ctx, key, token, lease); err != nil {
-					h.metrics.storeErrors.WithLabelValues("extend").Inc()
-					h.logger.Warn("renewing webhook lease", zap.String("scheme", h.Scheme), zap.Error(err))
-					if errors.Is(err, store.ErrNotOwner) {
-						return
-					}
-				}
 			}
 		}
-	}()
-	return func() { close(done); <-finished }
+		timer.Reset(lease / 3)
+	})
+	return func() {
+		mu.Lock()
+		stopped = true
+		timer.Stop()
+		mu.Unlock()
+	}
 }
 
 // release gives the claim back so that the sender's retry gets through.
