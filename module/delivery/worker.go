@@ -171,7 +171,7 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 	if err != nil || ep.Status != store.EndpointActive || dl.CreatedAt.Before(ep.EnabledAt) {
 		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}
-	ev, _, err := d.Store.GetEvent(ctx, dl.EventID)
+	ev, err := d.Store.GetEventOnly(ctx, dl.EventID)
 	if errors.Is(err, store.ErrNotFound) {
 		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}

@@ -162,6 +162,9 @@ type Outbound interface {
 	// GetEvent returns an event and its deliveries in ID order, or
 	// ErrNotFound.
 	GetEvent(ctx context.Context, id string) (Event, []Delivery, error)
+	// GetEventOnly is GetEvent without the deliveries, which spares
+	// reading them: what a worker needs for each attempt.
+	GetEventOnly(ctx context.Context, id string) (Event, error)
 	// ListEvents returns events newest first. When both f.EndpointID and
 	// f.Status are set, one delivery must match both. A backend may bound
 	// how many events one call examines (Badger: ListScanLimit), returning

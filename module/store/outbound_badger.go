@@ -312,6 +312,24 @@ func (b *Badger) GetEvent(ctx context.Context, id string) (Event, []Delivery, er
 	return ev, ds, err
 }
 
+// GetEventOnly implements Outbound, reading only the event's record.
+func (b *Badger) GetEventOnly(ctx context.Context, id string) (Event, error) {
+	if err := b.acquire(ctx); err != nil {
+		return Event{}, err
+	}
+	defer b.mu.RUnlock()
+	var ev Event
+	err := b.db.View(func(txn *badger.Txn) error {
+		var err error
+		ev, err = readEvent(txn, id, b.now())
+		return err
+	})
+	if err != nil && !errors.Is(err, ErrNotFound) {
+		return Event{}, fmt.Errorf("reading event %s: %w", id, err)
+	}
+	return ev, err
+}
+
 // ListEvents implements Outbound: a reverse scan of the event keys, whose
 // IDs sort by creation time. It examines at most ListScanLimit events per
 // call (see there). When both EndpointID and Status are set, one delivery
@@ -645,19 +663,9 @@ func (b *Badger) endpointLock(id string) *sync.Mutex {
 // loadEvent reads an event and its deliveries as of now, the store clock's
 // reading. It returns ErrNotFound for an absent or expired event.
 func (b *Badger) loadEvent(txn *badger.Txn, id string, now time.Time) (Event, []Delivery, error) {
-	v, _, found, err := getValue(txn, eventKey(id))
+	ev, err := readEvent(txn, id, now)
 	if err != nil {
 		return Event{}, nil, err
-	}
-	if !found {
-		return Event{}, nil, ErrNotFound
-	}
-	ev, expires, err := decodeEvent(v)
-	if err != nil {
-		return Event{}, nil, err
-	}
-	if !now.Before(expires) {
-		return Event{}, nil, ErrNotFound
 	}
 	ds := []Delivery{}
 	err = eachEventDelivery(txn, id, func(rec deliveryRecord) bool {
@@ -668,6 +676,26 @@ func (b *Badger) loadEvent(txn *badger.Txn, id string, now time.Time) (Event, []
 		return Event{}, nil, err
 	}
 	return ev, ds, nil
+}
+
+// readEvent reads event id alone as of now; ErrNotFound if it is absent
+// or expired.
+func readEvent(txn *badger.Txn, id string, now time.Time) (Event, error) {
+	v, _, found, err := getValue(txn, eventKey(id))
+	if err != nil {
+		return Event{}, err
+	}
+	if !found {
+		return Event{}, ErrNotFound
+	}
+	ev, expires, err := decodeEvent(v)
+	if err != nil {
+		return Event{}, err
+	}
+	if !now.Before(expires) {
+		return Event{}, ErrNotFound
+	}
+	return ev, nil
 }
 
 // hasDelivery reports whether event id has a delivery to endpointID (if
@@ -697,8 +725,8 @@ func eachEventDelivery(txn *badger.Txn, id string, fn func(deliveryRecord) bool)
 		if !found {
 			continue
 		}
-		var rec deliveryRecord
-		if err := decodeJSON(v, &rec); err != nil {
+		rec, err := decodeDeliveryRecord(v)
+		if err != nil {
 			return fmt.Errorf("delivery %s: %w", did, err)
 		}
 		if !fn(rec) {
@@ -743,8 +771,8 @@ func getDelivery(txn *badger.Txn, id string, now time.Time) (deliveryRecord, uin
 	if !found {
 		return deliveryRecord{}, 0, ErrNotFound
 	}
-	var rec deliveryRecord
-	if err := decodeJSON(v, &rec); err != nil {
+	rec, err := decodeDeliveryRecord(v)
+	if err != nil {
 		return deliveryRecord{}, 0, err
 	}
 	if !now.Before(rec.Expires) {
@@ -801,9 +829,9 @@ func queueFloorKey(n uint64) []byte {
 
 // putDelivery writes rec with the Badger expiry ttl (Unix seconds).
 func putDelivery(txn *badger.Txn, rec deliveryRecord, ttl uint64) error {
-	v, err := json.Marshal(rec)
+	v, err := encodeDeliveryRecord(rec)
 	if err != nil {
-		return fmt.Errorf("encoding delivery %s: %w", rec.Delivery.ID, err)
+		return err
 	}
 	return setWithExpiry(txn, deliveryKey(rec.Delivery.ID), v, ttl)
 }

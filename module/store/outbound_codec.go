@@ -2,6 +2,7 @@ package store
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
@@ -18,7 +19,7 @@ import (
 //
 //	ep/<endpointID>                         endpoint (JSON), kept forever
 //	ev/<eventID>                            event (eventFormat frame)
-//	dl/<deliveryID>                         delivery (JSON deliveryRecord)
+//	dl/<deliveryID>                         delivery (encodeDeliveryRecord)
 //	evdl/<eventID>/<deliveryID>             index of an event's deliveries, empty value
 //	idem/<idempotency key>                  idemRecord (JSON) naming the event
 //	q/<unix nanos, 8 bytes BE>/<deliveryID> queue entry, value queueKind + expiry
@@ -50,9 +51,18 @@ const (
 	queueLeased byte = 'l'
 )
 
-// eventFormat is the first byte of an encoded event. A new layout gets a
-// new number.
-const eventFormat byte = 1
+// Formats of an encoded event, its first byte. A new layout gets a new
+// number; older ones stay readable.
+const (
+	// eventFormatJSON has its metadata as JSON.
+	eventFormatJSON byte = 1
+	// eventFormat, the one written, has it as binary fields.
+	eventFormat byte = 2
+)
+
+// deliveryFormat is the first byte of a delivery record in binary; an
+// older record is JSON, whose first byte is '{'.
+const deliveryFormat byte = 1
 
 // errCorruptRecord is returned when a stored outbound record cannot be
 // decoded.
@@ -134,7 +144,7 @@ func decodeQueueValue(v []byte) (kind byte, expires time.Time, ok bool) {
 	return v[0], time.Unix(0, int64(binary.BigEndian.Uint64(v[1:]))), true
 }
 
-// eventMeta is the JSON part of an encoded event.
+// eventMeta is the JSON metadata of an eventFormatJSON event.
 type eventMeta struct {
 	Expires time.Time `json:"expires"`
 	// Event has Data and Subject cleared: they follow the JSON as raw
@@ -144,38 +154,57 @@ type eventMeta struct {
 
 // encodeEvent frames ev with its logical expiry:
 //
-//	format (1 byte) | meta JSON (uvarint length, bytes) |
+//	format (1 byte) | Expires, ID, Type, Created, IdempotencyKey (fields) |
 //	Data (uvarint length+1, or 0 for nil; bytes) | Subject (likewise)
 //
-// Data and Subject are kept byte for byte, nil apart from empty.
+// where a string is its uvarint length and bytes, and a time its
+// time.Time binary form likewise. Data and Subject are kept byte for
+// byte, nil apart from empty.
 func encodeEvent(ev Event, expires time.Time) ([]byte, error) {
-	data, subject := ev.Data, ev.Subject
-	ev.Data, ev.Subject = nil, nil
-	meta, err := json.Marshal(eventMeta{Expires: expires, Event: ev})
-	if err != nil {
-		return nil, fmt.Errorf("encoding event %s: %w", ev.ID, err)
+	w := fieldWriter{p: make([]byte, 0, 64+len(ev.ID)+len(ev.Type)+len(ev.IdempotencyKey)+len(ev.Data)+len(ev.Subject))}
+	w.p = append(w.p, eventFormat)
+	w.time(expires)
+	w.string(ev.ID)
+	w.string(ev.Type)
+	w.time(ev.Created)
+	w.string(ev.IdempotencyKey)
+	if w.err != nil {
+		return nil, fmt.Errorf("encoding event %s: %w", ev.ID, w.err)
 	}
-	p := make([]byte, 0, 1+3*binary.MaxVarintLen64+len(meta)+len(data)+len(subject))
-	p = append(p, eventFormat)
-	p = binary.AppendUvarint(p, uint64(len(meta)))
-	p = append(p, meta...)
-	p = appendOptionalBytes(p, data)
-	return appendOptionalBytes(p, subject), nil
+	p := appendOptionalBytes(w.p, ev.Data)
+	return appendOptionalBytes(p, ev.Subject), nil
 }
 
-// decodeEvent parses a record written by encodeEvent. Data and Subject
-// alias p, so p must not be reused by the caller.
+// decodeEvent parses a record written by encodeEvent, or by an older
+// build in eventFormatJSON. Data and Subject alias p, so p must not be
+// reused by the caller.
 func decodeEvent(p []byte) (Event, time.Time, error) {
-	if len(p) < 1 || p[0] != eventFormat {
+	if len(p) < 1 {
 		return Event{}, time.Time{}, errCorruptRecord
 	}
-	meta, p, ok := readBytes(p[1:])
-	if !ok {
+	var ev Event
+	var expires time.Time
+	switch p[0] {
+	case eventFormat:
+		r := fieldReader{p: p[1:]}
+		expires = r.time()
+		ev.ID, ev.Type, ev.Created, ev.IdempotencyKey = r.string(), r.string(), r.time(), r.string()
+		if r.bad {
+			return Event{}, time.Time{}, errCorruptRecord
+		}
+		p = r.p
+	case eventFormatJSON:
+		meta, rest, ok := readBytes(p[1:])
+		if !ok {
+			return Event{}, time.Time{}, errCorruptRecord
+		}
+		var m eventMeta
+		if err := json.Unmarshal(meta, &m); err != nil {
+			return Event{}, time.Time{}, fmt.Errorf("%w: %v", errCorruptRecord, err)
+		}
+		ev, expires, p = m.Event, m.Expires, rest
+	default:
 		return Event{}, time.Time{}, errCorruptRecord
-	}
-	var m eventMeta
-	if err := json.Unmarshal(meta, &m); err != nil {
-		return Event{}, time.Time{}, fmt.Errorf("%w: %v", errCorruptRecord, err)
 	}
 	data, p, ok := readOptionalBytes(p)
 	if !ok {
@@ -185,8 +214,143 @@ func decodeEvent(p []byte) (Event, time.Time, error) {
 	if !ok || len(p) != 0 {
 		return Event{}, time.Time{}, errCorruptRecord
 	}
-	m.Event.Data, m.Event.Subject = data, subject
-	return m.Event, m.Expires, nil
+	ev.Data, ev.Subject = data, subject
+	return ev, expires, nil
+}
+
+// encodeDeliveryRecord encodes rec in deliveryFormat: the format byte,
+// then Expires, ID, EventID, EndpointID, Status, the attempts (a uvarint
+// count, then each one's At, Duration, ResponseStatus, ResponseBody and
+// Error), NextAttemptAt, CreatedAt, UpdatedAt, LeaseToken and LeaseUntil,
+// with strings and times as in encodeEvent and numbers as varints.
+func encodeDeliveryRecord(rec deliveryRecord) ([]byte, error) {
+	d := rec.Delivery
+	n := 128 + len(d.ID) + len(d.EventID) + len(d.EndpointID) + len(d.LeaseToken)
+	for _, a := range d.Attempts {
+		n += 48 + len(a.ResponseBody) + len(a.Error)
+	}
+	w := fieldWriter{p: append(make([]byte, 0, n), deliveryFormat)}
+	w.time(rec.Expires)
+	w.string(d.ID)
+	w.string(d.EventID)
+	w.string(d.EndpointID)
+	w.string(d.Status)
+	w.p = binary.AppendUvarint(w.p, uint64(len(d.Attempts)))
+	for _, a := range d.Attempts {
+		w.time(a.At)
+		w.p = binary.AppendVarint(w.p, int64(a.Duration))
+		w.p = binary.AppendVarint(w.p, int64(a.ResponseStatus))
+		w.string(a.ResponseBody)
+		w.string(a.Error)
+	}
+	w.time(d.NextAttemptAt)
+	w.time(d.CreatedAt)
+	w.time(d.UpdatedAt)
+	w.string(d.LeaseToken)
+	w.time(d.LeaseUntil)
+	if w.err != nil {
+		return nil, fmt.Errorf("encoding delivery %s: %w", d.ID, w.err)
+	}
+	return w.p, nil
+}
+
+// decodeDeliveryRecord parses what encodeDeliveryRecord wrote, or the
+// JSON of an older build.
+func decodeDeliveryRecord(p []byte) (deliveryRecord, error) {
+	var rec deliveryRecord
+	if len(p) == 0 || p[0] != deliveryFormat {
+		err := decodeJSON(p, &rec)
+		return rec, err
+	}
+	r := fieldReader{p: p[1:]}
+	d := &rec.Delivery
+	rec.Expires = r.time()
+	d.ID, d.EventID, d.EndpointID, d.Status = r.string(), r.string(), r.string(), r.string()
+	if n := r.uvarint(); n > 0 && n <= uint64(len(r.p)) {
+		d.Attempts = make([]Attempt, n)
+		for i := range d.Attempts {
+			a := &d.Attempts[i]
+			a.At, a.Duration, a.ResponseStatus = r.time(), time.Duration(r.varint()), int(r.varint())
+			a.ResponseBody, a.Error = r.string(), r.string()
+		}
+	} else if n > 0 {
+		r.bad = true
+	}
+	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = r.time(), r.time(), r.time()
+	d.LeaseToken, d.LeaseUntil = r.string(), r.time()
+	if r.bad || len(r.p) != 0 {
+		return deliveryRecord{}, errCorruptRecord
+	}
+	return rec, nil
+}
+
+// fieldWriter appends fields: a string as its uvarint length and bytes,
+// a time as its binary form (which keeps the zone offset, as JSON does)
+// likewise. The first error sticks.
+type fieldWriter struct {
+	p   []byte
+	err error
+}
+
+func (w *fieldWriter) string(s string) {
+	w.p = binary.AppendUvarint(w.p, uint64(len(s)))
+	w.p = append(w.p, s...)
+}
+
+func (w *fieldWriter) time(t time.Time) {
+	at := len(w.p)
+	// The binary form is at most 16 bytes, so its length is one byte.
+	p, err := t.AppendBinary(append(w.p, 0))
+	if err != nil {
+		w.err = cmp.Or(w.err, err)
+		w.p = w.p[:at]
+		return
+	}
+	p[at] = byte(len(p) - at - 1)
+	w.p = p
+}
+
+// fieldReader reads the fields a fieldWriter and the varint appenders
+// wrote. A malformed field sets bad and reads as zero.
+type fieldReader struct {
+	p   []byte
+	bad bool
+}
+
+func (r *fieldReader) bytes() []byte {
+	b, rest, ok := readBytes(r.p)
+	if !ok {
+		r.bad = true
+		return nil
+	}
+	r.p = rest
+	return b
+}
+
+func (r *fieldReader) string() string { return string(r.bytes()) }
+
+func (r *fieldReader) time() time.Time {
+	var t time.Time
+	if b := r.bytes(); !r.bad && t.UnmarshalBinary(b) != nil {
+		r.bad = true
+	}
+	return t
+}
+
+func (r *fieldReader) uvarint() uint64 {
+	v, n := binary.Uvarint(r.p)
+	if n <= 0 {
+		r.bad = true
+		return 0
+	}
+	r.p = r.p[n:]
+	return v
+}
+
+// varint undoes binary.AppendVarint's zig-zag over a uvarint.
+func (r *fieldReader) varint() int64 {
+	u := r.uvarint()
+	return int64(u>>1) ^ -int64(u&1)
 }
 
 // appendOptionalBytes appends b with a uvarint of its length plus one, or a

@@ -3,10 +3,12 @@ package store
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"sync/atomic"
@@ -368,6 +370,69 @@ func TestEventCodecRoundTrip(t *testing.T) {
 	} {
 		if _, _, err := decodeEvent(p); !errors.Is(err, errCorruptRecord) {
 			t.Errorf("%s: %v, want errCorruptRecord", name, err)
+		}
+	}
+}
+
+func TestEventCodecReadsJSONFormat(t *testing.T) {
+	exp := testStart.Add(time.Hour)
+	ev := Event{ID: "e1", Type: "t", Created: testStart.In(time.FixedZone("", 3600)), IdempotencyKey: "k"}
+	meta, err := json.Marshal(eventMeta{Expires: exp, Event: ev})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := binary.AppendUvarint([]byte{eventFormatJSON}, uint64(len(meta)))
+	p = appendOptionalBytes(append(p, meta...), []byte(`{"a":1}`))
+	p = appendOptionalBytes(p, nil)
+	got, gotExp, err := decodeEvent(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := ev
+	want.Data = json.RawMessage(`{"a":1}`)
+	if !gotExp.Equal(exp) || !reflect.DeepEqual(got, want) {
+		t.Fatalf("got %+v (expires %v), want %+v", got, gotExp, want)
+	}
+}
+
+func TestDeliveryCodec(t *testing.T) {
+	zone := time.FixedZone("", -7*3600)
+	full := deliveryRecord{Expires: testStart.Add(time.Hour), Delivery: Delivery{
+		ID: "wdlv_1", EventID: "wevt_1", EndpointID: "we_1", Status: DeliveryDelivering,
+		Attempts: []Attempt{
+			{At: testStart, Duration: 1500 * time.Millisecond, ResponseStatus: 503, ResponseBody: "busy ✓"},
+			{At: testStart.In(zone), Duration: time.Second, Error: "dial: refused"},
+		},
+		NextAttemptAt: testStart.Add(time.Minute), CreatedAt: testStart, UpdatedAt: testStart.In(zone),
+		LeaseToken: "tok", LeaseUntil: testStart.Add(time.Hour),
+	}}
+	bare := deliveryRecord{Expires: testStart, Delivery: Delivery{ID: "wdlv_2", Status: DeliverySucceeded}}
+	for _, rec := range []deliveryRecord{full, bare} {
+		p, err := encodeDeliveryRecord(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		legacy, err := json.Marshal(rec)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, p := range map[string][]byte{"binary": p, "JSON": legacy} {
+			got, err := decodeDeliveryRecord(p)
+			if err != nil {
+				t.Fatalf("%s %s: %v", rec.Delivery.ID, name, err)
+			}
+			// The JSON form keeps what a caller sees: the instants, their
+			// zone offsets, and nil apart from empty.
+			gotJSON, _ := json.Marshal(got)
+			wantJSON, _ := json.Marshal(rec)
+			if !bytes.Equal(gotJSON, wantJSON) || (got.Delivery.Attempts == nil) != (rec.Delivery.Attempts == nil) {
+				t.Fatalf("%s %s round trip:\n got %s\nwant %s", rec.Delivery.ID, name, gotJSON, wantJSON)
+			}
+		}
+		for _, bad := range [][]byte{p[:len(p)-1], append(bytes.Clone(p), 0), {deliveryFormat, 200}} {
+			if _, err := decodeDeliveryRecord(bad); !errors.Is(err, errCorruptRecord) {
+				t.Errorf("%s: decoding %q = %v, want errCorruptRecord", rec.Delivery.ID, bad, err)
+			}
 		}
 	}
 }

@@ -236,6 +236,31 @@ func (r *Redis) GetEvent(ctx context.Context, id string) (Event, []Delivery, err
 	return r.loadEvent(ctx, id)
 }
 
+// GetEventOnly implements Outbound with one GET of the event's record.
+func (r *Redis) GetEventOnly(ctx context.Context, id string) (Event, error) {
+	if err := r.acquire(ctx); err != nil {
+		return Event{}, err
+	}
+	defer r.mu.RUnlock()
+	get := redis.NewStringCmd(ctx, "get", r.key("ev:", id))
+	_ = r.send(ctx, get)
+	v, err := get.Bytes()
+	if errors.Is(err, redis.Nil) {
+		return Event{}, ErrNotFound
+	}
+	if err != nil {
+		return Event{}, r.fail("reading event "+id, err)
+	}
+	ev, expires, err := decodeEvent(v)
+	if err != nil {
+		return Event{}, fmt.Errorf("reading event %s: %w", id, err)
+	}
+	if !r.now().Before(expires) {
+		return Event{}, ErrNotFound
+	}
+	return ev, nil
+}
+
 // loadEvent is GetEvent without the lock.
 func (r *Redis) loadEvent(ctx context.Context, id string) (Event, []Delivery, error) {
 	res, err := r.eval(ctx, loadEventScript, nil, r.prefix, id).Slice()

@@ -65,7 +65,9 @@ func (b *BadgerStorage) Provision(ctx caddy.Context) error {
 			return nil, fmt.Errorf("opening badger store at %s: %w", abs, err)
 		}
 		logger.Info("opened webhook store", zap.String("dir", abs))
-		return db, nil
+		// No other process can write the locked directory, and every
+		// config of this one shares this handle, so the cache is exact.
+		return newEndpointCache(db), nil
 	}}
 	return nil
 }

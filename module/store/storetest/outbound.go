@@ -233,6 +233,9 @@ func testCreateGetEvent(t *testing.T, s store.Store, clk *Clock) {
 	mustOK(t, err)
 	assertEvent(t, "GetEvent", got, want)
 	sameJSON(t, "GetEvent deliveries", ds, []store.Delivery{d1, d2})
+	got, err = s.GetEventOnly(ctx(), "wevt_0001")
+	mustOK(t, err)
+	assertEvent(t, "GetEventOnly", got, want)
 	for _, d := range []store.Delivery{d1, d2} {
 		got, err := s.GetDelivery(ctx(), d.ID)
 		mustOK(t, err)
@@ -240,6 +243,9 @@ func testCreateGetEvent(t *testing.T, s store.Store, clk *Clock) {
 	}
 	if _, _, err := s.GetEvent(ctx(), "wevt_0002"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetEvent(unknown) = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetEventOnly(ctx(), "wevt_0002"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetEventOnly(unknown) = %v, want ErrNotFound", err)
 	}
 	if _, err := s.GetDelivery(ctx(), "wdlv_0003"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetDelivery(unknown) = %v, want ErrNotFound", err)
@@ -397,6 +403,9 @@ func testEventsExpire(t *testing.T, s store.Store, clk *Clock) {
 	now := clk.Now()
 	if _, _, err := s.GetEvent(ctx(), "wevt_0001"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetEvent after retention = %v, want ErrNotFound", err)
+	}
+	if _, err := s.GetEventOnly(ctx(), "wevt_0001"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("GetEventOnly after retention = %v, want ErrNotFound", err)
 	}
 	for _, id := range []string{"wdlv_0001", "wdlv_0002"} {
 		if _, err := s.GetDelivery(ctx(), id); !errors.Is(err, store.ErrNotFound) {
