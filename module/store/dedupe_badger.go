@@ -59,10 +59,13 @@ type inflight struct {
 // claimTable is the in-flight table, sharded by key.
 type claimTable struct {
 	seed   maphash.Seed
-	shards [claimShards]struct {
-		sync.Mutex
-		m map[string]*inflight
-	}
+	shards [claimShards]claimShard
+}
+
+// claimShard is one part of the table; its lock guards m and the claims in it.
+type claimShard struct {
+	sync.Mutex
+	m map[string]*inflight
 }
 
 func newClaimTable() *claimTable {
@@ -73,11 +76,11 @@ func newClaimTable() *claimTable {
 	return t
 }
 
-// lock locks key's shard and returns its map and the unlock function.
-func (t *claimTable) lock(key string) (map[string]*inflight, func()) {
+// lock locks key's shard and returns it.
+func (t *claimTable) lock(key string) *claimShard {
 	s := &t.shards[maphash.String(t.seed, key)%claimShards]
 	s.Lock()
-	return s.m, s.Unlock
+	return s
 }
 
 // sweep forgets lapsed claims whose holder never settled them.
@@ -129,24 +132,20 @@ func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Dura
 	}
 	defer b.mu.RUnlock()
 	now := b.now()
-	m, unlock := b.claims.lock(key)
-	if c, ok := m[key]; ok && (c.settling || now.Before(c.expires)) {
-		claim := Claim{State: InFlight, Token: c.token, Expires: c.expires}
-		unlock()
-		return claim, false, nil
+	s := b.claims.lock(key)
+	defer s.Unlock()
+	if c, ok := s.m[key]; ok && (c.settling || now.Before(c.expires)) {
+		return Claim{State: InFlight, Token: c.token, Expires: c.expires}, false, nil
 	}
 	stored, found, err := b.storedClaim(key)
 	if err != nil {
-		unlock()
 		return Claim{}, false, fmt.Errorf("reserving dedupe claim: %w", err)
 	}
 	if found && now.Before(stored.Expires) {
-		unlock()
 		return stored, false, nil
 	}
 	c := Claim{State: InFlight, Token: token, Expires: now.Add(lease)}
-	m[key] = &inflight{token: token, expires: c.Expires, since: now}
-	unlock()
+	s.m[key] = &inflight{token: token, expires: c.Expires, since: now}
 	return c, true, nil
 }
 
@@ -163,19 +162,19 @@ func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Durat
 	}
 	defer b.mu.RUnlock()
 	now := b.now()
-	_, c, unlock, err := b.lockHeld(key, token, now)
+	s, c, err := b.lockHeld(key, token, now)
 	if err != nil {
 		return err
 	}
 	c.expires = now.Add(lease)
 	if !c.written {
-		unlock()
+		s.Unlock()
 		return nil
 	}
 	// Queued under the shard lock, like every write of the key, so the
 	// writes of one key reach the database in the order they were made.
 	pending := b.writer.queue(dedupeWrite{e: claimEntry(key, Claim{State: InFlight, Token: token, Expires: c.expires}, lease)})
-	unlock()
+	s.Unlock()
 	if err := <-pending; err != nil {
 		return fmt.Errorf("extending dedupe claim: %w", err)
 	}
@@ -212,45 +211,45 @@ func (b *Badger) settle(ctx context.Context, op, key, token string, end func(c *
 	}
 	defer b.mu.RUnlock()
 	now := b.now()
-	m, c, unlock, err := b.lockHeld(key, token, now)
+	s, c, err := b.lockHeld(key, token, now)
 	if err != nil {
 		return err
 	}
 	w, write := end(c, now)
 	if !write {
-		delete(m, key)
-		unlock()
+		delete(s.m, key)
+		s.Unlock()
 		return nil
 	}
 	c.settling = true
 	pending := b.writer.queue(w)
-	unlock()
+	s.Unlock()
 	err = <-pending
-	m, unlock = b.claims.lock(key)
+	s.Lock()
 	if err != nil {
 		// Nothing was written: the claim is still held, as it was.
 		c.settling = false
 	} else {
-		delete(m, key)
+		delete(s.m, key)
 	}
-	unlock()
+	s.Unlock()
 	if err != nil {
 		return fmt.Errorf("%s dedupe claim: %w", op, err)
 	}
 	return nil
 }
 
-// lockHeld locks key's shard and returns its map and the claim token holds
-// on it, or ErrNotOwner (with the shard unlocked) unless that claim is live
-// at now and not being settled.
-func (b *Badger) lockHeld(key, token string, now time.Time) (map[string]*inflight, *inflight, func(), error) {
-	m, unlock := b.claims.lock(key)
-	c, ok := m[key]
+// lockHeld locks key's shard and returns it and the claim token holds on
+// it, or ErrNotOwner (with the shard unlocked) unless that claim is live at
+// now and not being settled.
+func (b *Badger) lockHeld(key, token string, now time.Time) (*claimShard, *inflight, error) {
+	s := b.claims.lock(key)
+	c, ok := s.m[key]
 	if !ok || c.token != token || c.settling || !now.Before(c.expires) {
-		unlock()
-		return nil, nil, nil, ErrNotOwner
+		s.Unlock()
+		return nil, nil, ErrNotOwner
 	}
-	return m, c, unlock, nil
+	return s, c, nil
 }
 
 // storedClaim reads key's claim from the dedupe database.

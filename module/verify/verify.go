@@ -15,7 +15,6 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -110,6 +109,7 @@ type Handler struct {
 	scheme  *signature.Scheme
 	secrets []activeSecret
 	stores  storeSource
+	leases  *leases
 	logger  *zap.Logger
 	metrics *metrics
 }
@@ -218,6 +218,10 @@ func (h *Handler) provisionScheme() error {
 		return err
 	}
 	h.scheme = scheme
+	h.leases = newLeases(time.Duration(h.Lease), func(err error) {
+		h.metrics.storeErrors.WithLabelValues("extend").Inc()
+		h.logger.Warn("renewing webhook lease", zap.String("scheme", h.Scheme), zap.Error(err))
+	})
 	if h.Tolerance == 0 {
 		h.Tolerance = caddy.Duration(schemeTolerance(scheme))
 	}
@@ -335,11 +339,11 @@ func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddy
 	// whatever happens to the client, so settle it on a context that
 	// outlives the request's.
 	settle := context.WithoutCancel(r.Context())
-	stopRenew := h.renewLease(settle, st, key, token)
+	held := h.leases.hold(st, key, token, time.Now())
 	rec := newRecorder(w, h.ReplayMax)
 	committed := false
 	defer func() {
-		stopRenew()
+		h.leases.drop(held)
 		if !committed {
 			h.release(settle, st, key, token)
 		}
@@ -350,9 +354,7 @@ func (h *Handler) forwardOnce(w http.ResponseWriter, r *http.Request, next caddy
 	if err != nil || resp.Status < 200 || resp.Status > 299 {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(settle, 10*time.Second)
-	defer cancel()
-	err = st.Commit(ctx, key, token, resp, time.Duration(h.Dedupe))
+	err = st.Commit(settle, key, token, resp, time.Duration(h.Dedupe))
 	if err != nil {
 		// The upstream accepted the event; the sender got its answer.
 		// The worst case is one more forward of a retry.
@@ -389,45 +391,9 @@ func (h *Handler) answerDuplicate(w http.ResponseWriter, r *http.Request, claim 
 	return h.refuse(w, r, errInFlight)
 }
 
-// renewLease keeps the claim alive while the upstream is answering, so a
-// slow upstream never lets a duplicate through. The returned func stops it;
-// once it has returned, no renewal is under way or to come. A timer, not a
-// goroutine: most requests are answered long before the first renewal.
-func (h *Handler) renewLease(ctx context.Context, st store.Dedupe, key, token string) (stop func()) {
-	lease := time.Duration(h.Lease)
-	var (
-		mu      sync.Mutex
-		stopped bool
-		timer   *time.Timer
-	)
-	timer = time.AfterFunc(lease/3, func() {
-		mu.Lock()
-		defer mu.Unlock()
-		if stopped {
-			return
-		}
-		err := st.Extend(ctx, key, token, lease)
-		if err != nil {
-			h.metrics.storeErrors.WithLabelValues("extend").Inc()
-			h.logger.Warn("renewing webhook lease", zap.String("scheme", h.Scheme), zap.Error(err))
-			if errors.Is(err, store.ErrNotOwner) {
-				return
-			}
-		}
-		timer.Reset(lease / 3)
-	})
-	return func() {
-		mu.Lock()
-		stopped = true
-		timer.Stop()
-		mu.Unlock()
-	}
-}
-
 // release gives the claim back so that the sender's retry gets through.
+// Stores bound their own round trips, so ctx needs no deadline.
 func (h *Handler) release(ctx context.Context, st store.Dedupe, key, token string) {
-	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-	defer cancel()
 	err := st.Release(ctx, key, token)
 	switch {
 	case err == nil:
