@@ -11,6 +11,7 @@ import (
 	"net/netip"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 	"unicode/utf8"
@@ -208,6 +209,10 @@ func (g *dialGuard) control(_ context.Context, network, address string, _ syscal
 	return g.policy.checkAddrPort(ap, g.self)
 }
 
+// readChunks holds ReadCapped's read buffers, so that an attempt does not
+// allocate one.
+var readChunks = sync.Pool{New: func() any { return new([4 << 10]byte) }}
+
 // ReadCapped reads the first n characters of r, for a delivery log, and
 // returns them as valid UTF-8: an invalid byte becomes U+FFFD, which counts
 // as one character. It never holds more than 4n+4 bytes of r in memory,
@@ -236,8 +241,10 @@ func ReadCapped(r io.Reader, n int) (string, error) {
 		chars int
 		read  int
 		buf   []byte // undecoded bytes: at most one partial rune
-		chunk = make([]byte, min(limit, 4<<10))
+		pool  = readChunks.Get().(*[4 << 10]byte)
+		chunk = pool[:min(limit, len(pool))]
 	)
+	defer readChunks.Put(pool)
 	for chars < n && read < limit {
 		k, err := r.Read(chunk[:min(len(chunk), limit-read)])
 		read += k

@@ -90,12 +90,28 @@ const (
 // backs off, from poll doubling up to maxStoreBackoff, and logs once when
 // that starts and once when the store answers again.
 func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{}, poll time.Duration) {
+	type claimed struct {
+		dl    store.Delivery
+		token string
+	}
+	// Each worker takes one claimed delivery at a time and hands back an
+	// idle token when done; long-lived workers keep their grown stacks.
+	work := make(chan claimed, workers)
 	idle := make(chan struct{}, workers) // one token per idle worker
+	var running sync.WaitGroup
 	for range workers {
 		idle <- struct{}{}
+		running.Go(func() {
+			for c := range work {
+				if err := d.attempt(ctx, c.dl, c.token); err != nil && ctx.Err() == nil {
+					d.Logger.Error("recording delivery attempt", zap.String("delivery_id", c.dl.ID), zap.Error(err))
+				}
+				idle <- struct{}{}
+			}
+		})
 	}
-	var running sync.WaitGroup
 	defer running.Wait()
+	defer close(work)
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
 	failures := 0
@@ -138,14 +154,7 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 			failures = 0
 		}
 		for _, dl := range due {
-			running.Add(1)
-			go func() {
-				defer running.Done()
-				defer func() { idle <- struct{}{} }()
-				if err := d.attempt(ctx, dl, token); err != nil && ctx.Err() == nil {
-					d.Logger.Error("recording delivery attempt", zap.String("delivery_id", dl.ID), zap.Error(err))
-				}
-			}()
+			work <- claimed{dl, token}
 		}
 		if len(due) == free && err == nil {
 			continue // there may be more due

@@ -469,8 +469,18 @@ func (b *Badger) claimDue(now time.Time, limit int, token string, lease time.Dur
 	// rather than step over the deleted entries of every earlier claim.
 	// reached is how far the scan knows the queue to be settled.
 	reached := due
-	it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(queuePrefix)})
-	for it.Seek(queueFloorKey(floor)); it.Valid(); it.Next() {
+	// Iterate under the longest prefix that the keys from the floor to due
+	// share: Badger steps over deleted keys inside the iteration's prefix
+	// without showing them, and right after due lie the deleted lease
+	// entries of every delivery settled within the lease, thousands on a
+	// busy queue, which the loop would otherwise walk to reach its end.
+	start, end := queueFloorKey(floor), queueFloorKey(due)
+	shared := 0
+	for shared < len(start) && start[shared] == end[shared] {
+		shared++
+	}
+	it := txn.NewIterator(badger.IteratorOptions{Prefix: start[:shared]})
+	for it.Seek(start); it.Valid(); it.Next() {
 		k := it.Item().KeyCopy(nil)
 		at, id, ok := parseQueueKey(k)
 		if !ok {
