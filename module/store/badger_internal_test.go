@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -155,6 +156,45 @@ func TestClaimWrittenOnceHeldLong(t *testing.T) {
 		if _, owned, err := b.Reserve(ctx, k, "b", time.Minute); err != nil || !owned {
 			t.Fatalf("Reserve %s after release: owned=%v err=%v", k, owned, err)
 		}
+	}
+}
+
+// TestDedupeReadsAnUnmanagedDatabase: a dedupe database written by an
+// earlier build, which let Badger number its commits, opens in managed
+// mode with its records intact, and later writes shadow them.
+func TestDedupeReadsAnUnmanagedDatabase(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	old, err := badger.Open(badger.DefaultOptions(filepath.Join(dir, "dedupe")).WithLogger(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := Claim{State: Done, Expires: testStart.Add(time.Hour), Response: Response{Status: 200}}
+	for range 3 { // several versions, so the old database's counter moves on
+		if err := old.Update(func(txn *badger.Txn) error { return txn.SetEntry(claimEntry("evt", done, time.Hour)) }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := old.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	clock := newTestClock()
+	b := openInternal(t, dir, clock.now, 0)
+	if c, owned, err := b.Reserve(ctx, "evt", "a", time.Minute); err != nil || owned || c.State != Done {
+		t.Fatalf("Reserve of the old done record = (%+v, %v, %v), want done", c, owned, err)
+	}
+	clock.advance(2 * time.Hour)
+	if _, owned, err := b.Reserve(ctx, "evt", "a", time.Minute); err != nil || !owned {
+		t.Fatalf("Reserve after the record lapsed: owned=%v err=%v", owned, err)
+	}
+	if err := b.Commit(ctx, "evt", "a", Response{Status: 201}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	mustClose(t, b)
+	b = openInternal(t, dir, clock.now, 0)
+	if c, _, err := b.Reserve(ctx, "evt", "b", time.Minute); err != nil || c.Response.Status != 201 {
+		t.Fatalf("after reopen: %+v %v, want the new done record (201)", c, err)
 	}
 }
 

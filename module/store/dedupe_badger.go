@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -289,31 +291,46 @@ type dedupeWrite struct {
 	del bool
 }
 
-// newDedupeWriter returns the group that applies dedupe writes to db:
-// each batch is one transaction of blind writes, in queue order. It must
-// be the only writer of the keys it writes.
-func newDedupeWriter(db *badger.DB) *group[dedupeWrite] {
-	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, batch) })
+// newDedupeWriter returns the group that applies dedupe writes to db, a
+// managed-mode database: each batch is one transaction of blind writes, in
+// queue order, committed at the version after *last. It must be the only
+// writer of db. Reads are made at the highest version, so they see every
+// write applied.
+func newDedupeWriter(db *badger.DB, last *atomic.Uint64) *group[dedupeWrite] {
+	last.Store(db.MaxVersion())
+	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, last, batch) })
 }
 
 // applyWrites writes batch in as few transactions as Badger allows.
-func applyWrites(db *badger.DB, batch []dedupeWrite) error {
-	txn := db.NewTransaction(true)
+func applyWrites(db *badger.DB, last *atomic.Uint64, batch []dedupeWrite) error {
+	txn := db.NewTransactionAt(math.MaxUint64, true)
 	defer func() { txn.Discard() }()
 	for _, w := range batch {
 		err := w.addTo(txn)
 		if errors.Is(err, badger.ErrTxnTooBig) {
-			if err = txn.Commit(); err != nil {
+			if err = commitAt(db, txn, last); err != nil {
 				return err
 			}
-			txn = db.NewTransaction(true)
+			txn = db.NewTransactionAt(math.MaxUint64, true)
 			err = w.addTo(txn)
 		}
 		if err != nil {
 			return err
 		}
 	}
-	return txn.Commit()
+	return commitAt(db, txn, last)
+}
+
+// commitAt commits txn at the version after *last. No read is ever made
+// at an older version, so compaction may then drop every version the
+// commit shadows.
+func commitAt(db *badger.DB, txn *badger.Txn, last *atomic.Uint64) error {
+	ts := last.Add(1)
+	if err := txn.CommitAt(ts, nil); err != nil {
+		return err
+	}
+	db.SetDiscardTs(ts)
+	return nil
 }
 
 // addTo adds w to txn. Badger checks the size before it takes the entry,
