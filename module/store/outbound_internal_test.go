@@ -65,6 +65,33 @@ func TestCreateEventRetriesConflict(t *testing.T) {
 	}
 }
 
+// TestClaimDueBoundsBytes: deliveries whose records carry long answers
+// are claimed in batches that fit one Badger transaction, never refused
+// whole with ErrTxnTooBig.
+func TestClaimDueBoundsBytes(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	// 60 KB records: under the value threshold, so they count in full.
+	body := strings.Repeat("x", 60<<10)
+	const n = 40
+	for i := range n {
+		ev := testEvent(fmt.Sprintf("wevt_%04d", i))
+		d := testPending(ev, fmt.Sprintf("wdlv_%04d", i), testStart)
+		d.Attempts = []Attempt{{At: testStart, ResponseStatus: 500, ResponseBody: body}}
+		mustCreateInternal(t, b, ev, d)
+	}
+	claimed := 0
+	for round := 0; claimed < n; round++ {
+		ds, err := b.ClaimDue(bg, testStart, n, "tok", time.Minute)
+		if err != nil {
+			t.Fatalf("claim round %d: %v", round, err)
+		}
+		if len(ds) == 0 || (round == 0 && len(ds) == n) {
+			t.Fatalf("claim round %d got %d of the %d left, want some but not all at first", round, len(ds), n-claimed)
+		}
+		claimed += len(ds)
+	}
+}
+
 // TestClaimDueRetriesConflict: a claim whose delivery changes under it
 // retries on the fresh state, and never overwrites the change.
 func TestClaimDueRetriesConflict(t *testing.T) {
