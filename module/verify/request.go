@@ -15,7 +15,9 @@ import (
 func readBody(body io.Reader, declared, limit int64) ([]byte, *refusal) {
 	var buf bytes.Buffer
 	if declared > 0 {
-		buf.Grow(int(declared))
+		// Room for the body and for the read that finds its end: Buffer
+		// grows before each read until it has MinRead bytes free.
+		buf.Grow(int(declared) + bytes.MinRead)
 	}
 	n, err := buf.ReadFrom(io.LimitReader(body, limit+1))
 	if n > limit {
