@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -77,8 +76,6 @@ type Badger struct {
 	// writes every dedupe change (see dedupe_badger.go).
 	claims *claimTable
 	writer *group[dedupeWrite]
-	// dedupeTs is the version of the dedupe database's latest commit.
-	dedupeTs atomic.Uint64
 	// durable makes the outbound writes committed before a wait on it
 	// durable, in one round of fsyncs for all concurrent waiters.
 	durable *group[struct{}]
@@ -145,6 +142,7 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 		db:       outbound,
 		dedupe:   dedupe,
 		claims:   newClaimTable(),
+		writer:   newDedupeWriter(dedupe),
 		durable:  newGroup(func([]struct{}) error { return syncLogs(outboundDir) }),
 		now:      o.Now,
 		logger:   o.Logger,
@@ -153,7 +151,6 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 
 		listScanLimit: ListScanLimit,
 	}
-	b.writer = newDedupeWriter(dedupe, &b.dedupeTs)
 	go b.background(o.GCInterval)
 	return b, nil
 }

@@ -7,7 +7,6 @@ import (
 	"hash/maphash"
 	"math"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
@@ -293,16 +292,16 @@ type dedupeWrite struct {
 
 // newDedupeWriter returns the group that applies dedupe writes to db, a
 // managed-mode database: each batch is one transaction of blind writes, in
-// queue order, committed at the version after *last. It must be the only
-// writer of db. Reads are made at the highest version, so they see every
-// write applied.
-func newDedupeWriter(db *badger.DB, last *atomic.Uint64) *group[dedupeWrite] {
-	last.Store(db.MaxVersion())
-	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, last, batch) })
+// queue order, committed at the version after the last one. It must be
+// the only writer of db. Reads are made at the highest version, so they
+// see every write applied.
+func newDedupeWriter(db *badger.DB) *group[dedupeWrite] {
+	last := db.MaxVersion() // only the group's goroutine touches it
+	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, &last, batch) })
 }
 
 // applyWrites writes batch in as few transactions as Badger allows.
-func applyWrites(db *badger.DB, last *atomic.Uint64, batch []dedupeWrite) error {
+func applyWrites(db *badger.DB, last *uint64, batch []dedupeWrite) error {
 	txn := db.NewTransactionAt(math.MaxUint64, true)
 	defer func() { txn.Discard() }()
 	for _, w := range batch {
@@ -324,12 +323,12 @@ func applyWrites(db *badger.DB, last *atomic.Uint64, batch []dedupeWrite) error 
 // commitAt commits txn at the version after *last. No read is ever made
 // at an older version, so compaction may then drop every version the
 // commit shadows.
-func commitAt(db *badger.DB, txn *badger.Txn, last *atomic.Uint64) error {
-	ts := last.Add(1)
-	if err := txn.CommitAt(ts, nil); err != nil {
+func commitAt(db *badger.DB, txn *badger.Txn, last *uint64) error {
+	*last++
+	if err := txn.CommitAt(*last, nil); err != nil {
 		return err
 	}
-	db.SetDiscardTs(ts)
+	db.SetDiscardTs(*last)
 	return nil
 }
 
