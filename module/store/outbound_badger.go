@@ -762,22 +762,32 @@ func eachEventDelivery(txn *badger.Txn, id string, fn func(deliveryRecord) bool)
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
 		did := string(it.Item().Key()[len(prefix):])
-		v, _, found, err := getValue(txn, deliveryKey(did))
+		rec, _, found, err := readDelivery(txn, did)
 		if err != nil {
-			return err
+			return fmt.Errorf("delivery %s: %w", did, err)
 		}
 		if !found {
 			continue
-		}
-		rec, err := decodeDeliveryRecord(v)
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", did, err)
 		}
 		if !fn(rec) {
 			return nil
 		}
 	}
 	return nil
+}
+
+// readDelivery decodes delivery id in place, without copying its value,
+// and returns its Badger expiry.
+func readDelivery(txn *badger.Txn, id string) (rec deliveryRecord, ttl uint64, found bool, err error) {
+	item, found, err := getItem(txn, deliveryKey(id))
+	if err != nil || !found {
+		return rec, 0, false, err
+	}
+	err = item.Value(func(v []byte) error {
+		rec, err = decodeDeliveryRecord(v)
+		return err
+	})
+	return rec, item.ExpiresAt(), err == nil, err
 }
 
 // getItem reads the item at k, reporting whether it exists.
@@ -808,18 +818,11 @@ func getValue(txn *badger.Txn, k []byte) (v []byte, ttl uint64, found bool, err 
 // getDelivery reads delivery id with its Badger expiry; ErrNotFound if it
 // is absent or past its logical expiry at now.
 func getDelivery(txn *badger.Txn, id string, now time.Time) (deliveryRecord, uint64, error) {
-	v, ttl, found, err := getValue(txn, deliveryKey(id))
+	rec, ttl, found, err := readDelivery(txn, id)
 	if err != nil {
 		return deliveryRecord{}, 0, err
 	}
-	if !found {
-		return deliveryRecord{}, 0, ErrNotFound
-	}
-	rec, err := decodeDeliveryRecord(v)
-	if err != nil {
-		return deliveryRecord{}, 0, err
-	}
-	if !now.Before(rec.Expires) {
+	if !found || !now.Before(rec.Expires) {
 		return deliveryRecord{}, 0, ErrNotFound
 	}
 	return rec, ttl, nil

@@ -585,14 +585,15 @@ func (h adminHandler) getEvent(id string) error {
 	if err != nil {
 		return fmt.Errorf("getting event: %w", err)
 	}
-	out := eventJSON(ev, ds)
-	out["data"] = ev.Data
 	whd := make([]map[string]any, 0, len(ds))
 	for _, d := range ds {
 		whd = append(whd, deliveryJSON(d))
 	}
-	out["webhook_deliveries"] = whd
-	return writeJSON(h.w, http.StatusOK, out)
+	return writeJSON(h.w, http.StatusOK, struct {
+		eventView
+		Data              json.RawMessage  `json:"data"`
+		WebhookDeliveries []map[string]any `json:"webhook_deliveries"`
+	}{eventJSON(ev, ds), ev.Data, whd})
 }
 
 // delivery returns the stored delivery, or not_found.

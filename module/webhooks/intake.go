@@ -149,18 +149,29 @@ func (a *App) accept(r *http.Request, body []byte) (ev store.Event, ds []store.D
 	return ev, ds, !created, nil
 }
 
-// eventJSON is an event as the intake and the admin API show it.
-func eventJSON(ev store.Event, ds []store.Delivery) map[string]any {
-	deliveries := make([]map[string]any, 0, len(ds))
+// eventView is an event as the intake and the admin API show it.
+type eventView struct {
+	ID         string          `json:"id"`
+	Object     string          `json:"object"`
+	Type       string          `json:"type"`
+	Created    int64           `json:"created"`
+	Subject    json.RawMessage `json:"subject,omitempty"`
+	Deliveries []deliveryRef   `json:"deliveries"`
+}
+
+// deliveryRef is one of an eventView's deliveries.
+type deliveryRef struct {
+	ID         string `json:"id"`
+	EndpointID string `json:"endpoint_id"`
+	Status     string `json:"status"`
+}
+
+func eventJSON(ev store.Event, ds []store.Delivery) eventView {
+	refs := make([]deliveryRef, 0, len(ds))
 	for _, d := range ds {
-		deliveries = append(deliveries, map[string]any{"id": d.ID, "endpoint_id": d.EndpointID, "status": d.Status})
+		refs = append(refs, deliveryRef{ID: d.ID, EndpointID: d.EndpointID, Status: d.Status})
 	}
-	out := map[string]any{"id": ev.ID, "object": "event", "type": ev.Type, "created": ev.Created.Unix(),
-		"deliveries": deliveries}
-	if len(ev.Subject) > 0 {
-		out["subject"] = ev.Subject
-	}
-	return out
+	return eventView{ID: ev.ID, Object: "event", Type: ev.Type, Created: ev.Created.Unix(), Subject: ev.Subject, Deliveries: refs}
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) error {
