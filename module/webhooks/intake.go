@@ -166,6 +166,7 @@ type deliveryRef struct {
 	Status     string `json:"status"`
 }
 
+// eventJSON is ev with its deliveries ds as an eventView.
 func eventJSON(ev store.Event, ds []store.Delivery) eventView {
 	refs := make([]deliveryRef, 0, len(ds))
 	for _, d := range ds {
