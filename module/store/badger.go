@@ -184,7 +184,10 @@ func openBadgerDB(dir string, o BadgerOptions, managed bool) (*badger.DB, error)
 	open := badger.Open
 	if managed {
 		open = badger.OpenManaged
+	} else {
+		opts = outboundDBOptions(opts)
 	}
+	opts.MemTableSize = memTableSize(dir, opts.MemTableSize)
 	db, err := open(opts)
 	if err != nil {
 		// Badger flattens its lock error to text; this phrase is common to
@@ -195,6 +198,28 @@ func openBadgerDB(dir string, o BadgerOptions, managed bool) (*badger.DB, error)
 		return nil, fmt.Errorf("opening badger at %s: %w", dir, err)
 	}
 	return db, nil
+}
+
+// memTableSize is size, unless dir holds the log of a memtable that a
+// killed process left unflushed under a larger MemTableSize (an earlier
+// build's): then it is that size, since Badger replays such a log into an
+// arena of the configured size and panics if it does not fit. Badger makes
+// each memtable log twice MemTableSize long. After a clean close no log is
+// left, and the next open takes size.
+func memTableSize(dir string, size int64) int64 {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return size // a new database
+	}
+	for _, e := range entries {
+		if !strings.HasSuffix(e.Name(), ".mem") {
+			continue
+		}
+		if info, err := e.Info(); err == nil && info.Size()/2 > size {
+			size = info.Size() / 2
+		}
+	}
+	return size
 }
 
 // Len counts the dedupe keys stored, lapsed ones included until Badger's

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"sync/atomic"
 	"testing"
@@ -288,5 +289,67 @@ func mustClose(t *testing.T, b *Badger) {
 	t.Helper()
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestOpensAMemtableOfAnEarlierSize: a memtable that a killed process left
+// unflushed, written under a larger MemTableSize than today's, is replayed
+// whole when the store opens.
+func TestOpensAMemtableOfAnEarlierSize(t *testing.T) {
+	live := filepath.Join(t.TempDir(), "outbound")
+	old, err := badger.Open(badger.DefaultOptions(live).WithLogger(nil).WithMemTableSize(16 << 20).WithValueLogFileSize(1 << 20))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer old.Close()
+	value := bytes.Repeat([]byte("v"), 1000)
+	wb := old.NewWriteBatch()
+	for i := range 8000 { // about 8 MB: more than today's memtable holds
+		if err := wb.Set(fmt.Appendf(nil, "k%05d", i), value); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := wb.Flush(); err != nil {
+		t.Fatal(err)
+	}
+	// What a kill -9 leaves: the files as they are, memtable unflushed.
+	crashed := t.TempDir()
+	copyDir(t, live, filepath.Join(crashed, "outbound"))
+
+	b := openInternal(t, crashed, time.Now, 0)
+	err = b.db.View(func(txn *badger.Txn) error {
+		for _, i := range []int{0, 7999} {
+			if _, err := txn.Get(fmt.Appendf(nil, "k%05d", i)); err != nil {
+				return fmt.Errorf("k%05d: %w", i, err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// copyDir copies the files of src, but Badger's lock, into dst.
+func copyDir(t *testing.T, src, dst string) {
+	t.Helper()
+	if err := os.MkdirAll(dst, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if e.Name() == "LOCK" {
+			continue
+		}
+		data, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dst, e.Name()), data, 0o600); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
