@@ -223,13 +223,16 @@ func memTableSize(dir string, size int64) int64 {
 }
 
 // Len counts the dedupe keys stored, lapsed ones included until Badger's
-// own TTL collects them. Tests use it to check that refused requests write
-// nothing.
+// own TTL collects them, once every write queued before it is applied.
+// Tests use it to check that refused requests write nothing.
 func (b *Badger) Len(ctx context.Context) (int, error) {
 	if err := b.acquire(ctx); err != nil {
 		return 0, err
 	}
 	defer b.mu.RUnlock()
+	if err := <-b.writer.queue(dedupeWrite{}); err != nil {
+		return 0, err
+	}
 	n := 0
 	err := b.dedupe.View(func(txn *badger.Txn) error {
 		it := txn.NewIterator(badger.IteratorOptions{Prefix: []byte(dedupePrefix)})

@@ -116,16 +116,7 @@ func TestClaimWrittenOnceHeldLong(t *testing.T) {
 	if _, owned, err := b.Reserve(ctx, "fast", "a", time.Minute); err != nil || !owned {
 		t.Fatalf("Reserve fast: owned=%v err=%v", owned, err)
 	}
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		if _, found := stored("slow"); found {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("the claim held for persistAfter was never written")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	waitFor(t, func() bool { _, found := stored("slow"); return found })
 	if c, _ := stored("slow"); c.State != InFlight || c.Token != "a" || !c.Expires.Equal(testStart.Add(time.Minute)) {
 		t.Fatalf("written claim = %+v", c)
 	}
@@ -196,6 +187,50 @@ func TestDedupeReadsAnUnmanagedDatabase(t *testing.T) {
 	b = openInternal(t, dir, clock.now, 0)
 	if c, _, err := b.Reserve(ctx, "evt", "b", time.Minute); err != nil || c.Response.Status != 201 {
 		t.Fatalf("after reopen: %+v %v, want the new done record (201)", c, err)
+	}
+}
+
+// TestCommitThatFailsToWrite: Commit returns before its record is
+// written, and duplicates are answered with the record meanwhile; if the
+// write then fails, the failure is logged and the claim is held again, so
+// a retry is forwarded once its lease lapses instead of being answered
+// with a record that was never stored.
+func TestCommitThatFailsToWrite(t *testing.T) {
+	ctx := context.Background()
+	core, logs := observer.New(zapcore.WarnLevel)
+	clock := newTestClock()
+	// A 1 MiB value log cannot take a 2 MiB answer, so its write fails.
+	b, err := OpenBadger(t.TempDir(), BadgerOptions{Logger: zap.New(core), Now: clock.now, valueLogFileSize: 1 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mustClose(t, b)
+	if _, owned, err := b.Reserve(ctx, "evt", "a", time.Minute); err != nil || !owned {
+		t.Fatalf("Reserve: owned=%v err=%v", owned, err)
+	}
+	if err := b.Commit(ctx, "evt", "a", Response{Status: 200, Body: make([]byte, 2<<20)}, time.Hour); err != nil {
+		t.Fatalf("Commit = %v, want nil: the write is only queued", err)
+	}
+	waitFor(t, func() bool { return logs.FilterMessage("recording a delivered webhook").Len() == 1 })
+	c, owned, err := b.Reserve(ctx, "evt", "b", time.Minute)
+	if err != nil || owned || c.State != InFlight || c.Token != "a" {
+		t.Fatalf("after the failed write: (%+v, %v, %v), want a's claim in flight", c, owned, err)
+	}
+	clock.advance(time.Minute)
+	if _, owned, err := b.Reserve(ctx, "evt", "b", time.Minute); err != nil || !owned {
+		t.Fatalf("after the lease: owned=%v err=%v, want the retry to own it", owned, err)
+	}
+}
+
+// waitFor polls cond for up to 5 seconds.
+func waitFor(t *testing.T, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatal("condition never met")
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
 

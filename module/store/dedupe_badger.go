@@ -1,6 +1,7 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -10,6 +11,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"go.uber.org/zap"
 )
 
 // Dedupe on Badger keeps this process's in-flight claims in memory, the
@@ -55,6 +57,9 @@ type inflight struct {
 	// settling is set while the claim's commit or release is being
 	// written; the claim counts as in flight until it is gone.
 	settling bool
+	// done is the done record being written by a commit: from the commit
+	// on, duplicates are answered with it.
+	done *Claim
 }
 
 // claimTable is the in-flight table, sharded by key.
@@ -135,8 +140,16 @@ func (b *Badger) Reserve(ctx context.Context, key, token string, lease time.Dura
 	now := b.now()
 	s := b.claims.lock(key)
 	defer s.Unlock()
-	if c, ok := s.m[key]; ok && (c.settling || now.Before(c.expires)) {
-		return Claim{State: InFlight, Token: c.token, Expires: c.expires}, false, nil
+	if c, ok := s.m[key]; ok {
+		switch {
+		case c.done != nil && now.Before(c.done.Expires):
+			return *c.done, false, nil
+		case c.done == nil && (c.settling || now.Before(c.expires)):
+			return Claim{State: InFlight, Token: c.token, Expires: c.expires}, false, nil
+		}
+		// A lapsed claim, or a done record that lapsed before it was
+		// written: the key is free. A write of the new claim would be
+		// queued after the record's, as writes of a key are.
 	}
 	stored, found, err := b.storedClaim(key)
 	if err != nil {
@@ -155,18 +168,11 @@ func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Durat
 	if err := checkPositive("lease", lease); err != nil {
 		return err
 	}
-	if err := checkClaimArgs(key, token); err != nil {
-		return err
-	}
-	if err := b.acquire(ctx); err != nil {
-		return err
-	}
-	defer b.mu.RUnlock()
-	now := b.now()
-	s, c, err := b.lockHeld(key, token, now)
+	s, c, now, err := b.lockOwn(ctx, key, token)
 	if err != nil {
 		return err
 	}
+	defer b.mu.RUnlock()
 	c.expires = now.Add(lease)
 	if !c.written {
 		s.Unlock()
@@ -182,48 +188,59 @@ func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Durat
 	return nil
 }
 
-// Commit implements Dedupe.
+// Commit implements Dedupe. It returns once the done record is queued for
+// the database, not written: until it is, the claim stays in memory and
+// answers duplicates with the record. The request's answer so goes out
+// without waiting for the write. If the write fails, the failure is
+// logged and the claim is held again, as before the commit, until its
+// lease lapses and a retry is forwarded.
 func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, ttl time.Duration) error {
 	if err := checkPositive("ttl", ttl); err != nil {
 		return err
 	}
-	return b.settle(ctx, "committing", key, token, func(_ *inflight, now time.Time) (dedupeWrite, bool) {
-		return dedupeWrite{e: claimEntry(key, Claim{State: Done, Expires: now.Add(ttl), Response: resp}, ttl)}, true
-	})
-}
-
-// Release implements Dedupe. A claim that was never written is only
-// forgotten.
-func (b *Badger) Release(ctx context.Context, key, token string) error {
-	return b.settle(ctx, "releasing", key, token, func(c *inflight, _ time.Time) (dedupeWrite, bool) {
-		return dedupeWrite{e: badger.NewEntry(dedupeKey(key), nil), del: true}, c.written
-	})
-}
-
-// settle ends the live claim token holds on key: it makes the write that
-// end returns, if end says to, and then forgets the claim. Until the write
-// is applied the claim still counts as in flight.
-func (b *Badger) settle(ctx context.Context, op, key, token string, end func(c *inflight, now time.Time) (dedupeWrite, bool)) error {
-	if err := checkClaimArgs(key, token); err != nil {
-		return err
-	}
-	if err := b.acquire(ctx); err != nil {
-		return err
-	}
-	defer b.mu.RUnlock()
-	now := b.now()
-	s, c, err := b.lockHeld(key, token, now)
+	s, c, now, err := b.lockOwn(ctx, key, token)
 	if err != nil {
 		return err
 	}
-	w, write := end(c, now)
-	if !write {
+	defer b.mu.RUnlock()
+	defer s.Unlock()
+	resp.Body = bytes.Clone(resp.Body) // the caller may reuse its slice
+	done := Claim{State: Done, Expires: now.Add(ttl), Response: resp}
+	err = b.writer.queueFunc(dedupeWrite{e: claimEntry(key, done, ttl)}, func(err error) {
+		s.Lock()
+		if err != nil {
+			c.settling, c.done = false, nil
+		} else if s.m[key] == c {
+			delete(s.m, key)
+		}
+		s.Unlock()
+		if err != nil {
+			b.logger.Warn("recording a delivered webhook", zap.String("key", key), zap.Error(err))
+		}
+	})
+	if err != nil {
+		return fmt.Errorf("committing dedupe claim: %w", err)
+	}
+	c.settling, c.done = true, &done
+	return nil
+}
+
+// Release implements Dedupe. A claim that was never written is only
+// forgotten; a written one is deleted, and counts as in flight until the
+// delete is applied.
+func (b *Badger) Release(ctx context.Context, key, token string) error {
+	s, c, _, err := b.lockOwn(ctx, key, token)
+	if err != nil {
+		return err
+	}
+	defer b.mu.RUnlock()
+	if !c.written {
 		delete(s.m, key)
 		s.Unlock()
 		return nil
 	}
 	c.settling = true
-	pending := b.writer.queue(w)
+	pending := b.writer.queue(dedupeWrite{e: badger.NewEntry(dedupeKey(key), nil), del: true})
 	s.Unlock()
 	err = <-pending
 	s.Lock()
@@ -235,22 +252,31 @@ func (b *Badger) settle(ctx context.Context, op, key, token string, end func(c *
 	}
 	s.Unlock()
 	if err != nil {
-		return fmt.Errorf("%s dedupe claim: %w", op, err)
+		return fmt.Errorf("releasing dedupe claim: %w", err)
 	}
 	return nil
 }
 
-// lockHeld locks key's shard and returns it and the claim token holds on
-// it, or ErrNotOwner (with the shard unlocked) unless that claim is live at
-// now and not being settled.
-func (b *Badger) lockHeld(key, token string, now time.Time) (*claimShard, *inflight, error) {
+// lockOwn checks key and token, takes b.mu shared, locks key's shard and
+// returns it, the claim token holds there and the time. It fails with
+// ErrNotOwner unless that claim is live and not being settled. On success
+// the caller must unlock the shard and release b.mu with b.mu.RUnlock.
+func (b *Badger) lockOwn(ctx context.Context, key, token string) (*claimShard, *inflight, time.Time, error) {
+	if err := checkClaimArgs(key, token); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	if err := b.acquire(ctx); err != nil {
+		return nil, nil, time.Time{}, err
+	}
+	now := b.now()
 	s := b.claims.lock(key)
 	c, ok := s.m[key]
 	if !ok || c.token != token || c.settling || !now.Before(c.expires) {
 		s.Unlock()
-		return nil, nil, ErrNotOwner
+		b.mu.RUnlock()
+		return nil, nil, time.Time{}, ErrNotOwner
 	}
-	return s, c, nil
+	return s, c, now, nil
 }
 
 // storedClaim reads key's claim from the dedupe database.
@@ -284,7 +310,9 @@ func claimEntry(key string, c Claim, life time.Duration) *badger.Entry {
 	return badger.NewEntry(dedupeKey(key), encodeClaim(c)).WithTTL(life + ttlMargin)
 }
 
-// dedupeWrite is a set of e, or a delete of its key if del.
+// dedupeWrite is a set of e, or a delete of its key if del. Without e it
+// writes nothing: its result says that the writes queued before it are
+// applied.
 type dedupeWrite struct {
 	e   *badger.Entry
 	del bool
@@ -335,6 +363,9 @@ func commitAt(db *badger.DB, txn *badger.Txn, last *uint64) error {
 // addTo adds w to txn. Badger checks the size before it takes the entry,
 // so after ErrTxnTooBig the same entry can go into a new txn.
 func (w dedupeWrite) addTo(txn *badger.Txn) error {
+	if w.e == nil {
+		return nil
+	}
 	if w.del {
 		return txn.Delete(w.e.Key)
 	}

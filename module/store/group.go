@@ -17,7 +17,7 @@ type group[T any] struct {
 
 	mu      sync.Mutex
 	pending []T
-	results []chan error
+	results []func(error)
 	closed  bool
 	kick    chan struct{} // has a value when pending may be non-empty
 	done    chan struct{} // closed when run has returned
@@ -32,20 +32,29 @@ func newGroup[T any](apply func([]T) error) *group[T] {
 // queue adds item to the next run and returns where its result arrives.
 func (g *group[T]) queue(item T) <-chan error {
 	res := make(chan error, 1)
+	if err := g.queueFunc(item, func(err error) { res <- err }); err != nil {
+		res <- err
+	}
+	return res
+}
+
+// queueFunc adds item to the next run, which calls done with its result
+// on the group's goroutine, so done must not block for long. On a closed
+// group it returns errGroupClosed and never calls done.
+func (g *group[T]) queueFunc(item T, done func(error)) error {
 	g.mu.Lock()
 	if g.closed {
 		g.mu.Unlock()
-		res <- errGroupClosed
-		return res
+		return errGroupClosed
 	}
 	g.pending = append(g.pending, item)
-	g.results = append(g.results, res)
+	g.results = append(g.results, done)
 	g.mu.Unlock()
 	select {
 	case g.kick <- struct{}{}:
 	default:
 	}
-	return res
+	return nil
 }
 
 // run applies batches until close has been called and nothing is pending.
@@ -53,7 +62,7 @@ func (g *group[T]) run() {
 	defer close(g.done)
 	var (
 		batch   []T
-		results []chan error
+		results []func(error)
 	)
 	for range g.kick {
 		g.mu.Lock()
@@ -63,8 +72,8 @@ func (g *group[T]) run() {
 		g.mu.Unlock()
 		if len(batch) > 0 {
 			err := g.apply(batch)
-			for _, res := range results {
-				res <- err
+			for _, done := range results {
+				done(err)
 			}
 			clear(batch)
 			clear(results)
