@@ -76,6 +76,9 @@ type Badger struct {
 	// writes every dedupe change (see dedupe_badger.go).
 	claims *claimTable
 	writer *group[dedupeWrite]
+	// commits holds a token for each done record queued and not yet
+	// written (see maxPendingCommits).
+	commits chan struct{}
 	// durable makes the outbound writes committed before a wait on it
 	// durable, in one round of fsyncs for all concurrent waiters.
 	durable *group[struct{}]
@@ -142,6 +145,7 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 		db:       outbound,
 		dedupe:   dedupe,
 		claims:   newClaimTable(),
+		commits:  make(chan struct{}, maxPendingCommits),
 		writer:   newDedupeWriter(dedupe),
 		durable:  newGroup(func([]struct{}) error { return syncLogs(outboundDir) }),
 		now:      o.Now,

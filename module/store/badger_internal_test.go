@@ -222,6 +222,38 @@ func TestCommitThatFailsToWrite(t *testing.T) {
 	}
 }
 
+// TestCommitWaitsForRoom: with maxPendingCommits done records queued and
+// not yet written, Commit waits for one of them, and gives up with its
+// context, leaving the claim held.
+func TestCommitWaitsForRoom(t *testing.T) {
+	ctx := context.Background()
+	b := openInternal(t, t.TempDir(), newTestClock().now, 0)
+	if _, owned, err := b.Reserve(ctx, "evt", "a", time.Minute); err != nil || !owned {
+		t.Fatalf("Reserve: owned=%v err=%v", owned, err)
+	}
+	for range maxPendingCommits { // as if that many were being written
+		b.commits <- struct{}{}
+	}
+	short, cancel := context.WithTimeout(ctx, 50*time.Millisecond)
+	defer cancel()
+	if err := b.Commit(short, "evt", "a", Response{Status: 200}, time.Hour); !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Commit with no room = %v, want the context's deadline", err)
+	}
+	if c, _, _ := b.Reserve(ctx, "evt", "b", time.Minute); c.State != InFlight {
+		t.Fatalf("after the refused commit: %+v, want the claim still in flight", c)
+	}
+	<-b.commits // one write is done
+	if err := b.Commit(ctx, "evt", "a", Response{Status: 200}, time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	if c, _, _ := b.Reserve(ctx, "evt", "b", time.Minute); c.State != Done {
+		t.Fatalf("after the commit: %+v, want done", c)
+	}
+	for range maxPendingCommits - 1 {
+		<-b.commits
+	}
+}
+
 // waitFor polls cond for up to 5 seconds.
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()

@@ -39,6 +39,11 @@ import (
 // has.
 const claimShards = 64
 
+// maxPendingCommits bounds the done records queued but not yet written:
+// past it, Commit waits for room, so a store that writes slower than
+// requests are answered holds them back instead of queueing without end.
+const maxPendingCommits = 1024
+
 // persistAfter is how long a claim is held before it is written to the
 // database; persistInterval is how often held claims are checked for it.
 const (
@@ -198,8 +203,14 @@ func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, t
 	if err := checkPositive("ttl", ttl); err != nil {
 		return err
 	}
+	select {
+	case b.commits <- struct{}{}: // a slot, given back once written
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 	s, c, now, err := b.lockOwn(ctx, key, token)
 	if err != nil {
+		<-b.commits
 		return err
 	}
 	defer b.mu.RUnlock()
@@ -207,6 +218,7 @@ func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, t
 	resp.Body = bytes.Clone(resp.Body) // the caller may reuse its slice
 	done := Claim{State: Done, Expires: now.Add(ttl), Response: resp}
 	err = b.writer.queueFunc(dedupeWrite{e: claimEntry(key, done, ttl)}, func(err error) {
+		<-b.commits
 		s.Lock()
 		if err != nil {
 			c.settling, c.done = false, nil
@@ -219,6 +231,7 @@ func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, t
 		}
 	})
 	if err != nil {
+		<-b.commits
 		return fmt.Errorf("committing dedupe claim: %w", err)
 	}
 	c.settling, c.done = true, &done
