@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
+	"github.com/dgraph-io/badger/v4/options"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
@@ -166,30 +167,37 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 // Badger's managed mode instead: the store numbers its commits itself and
 // reads the latest version, which spares every read and write Badger's
 // timestamp bookkeeping (see newDedupeWriter).
-// The options are reliability.md's measured starting point, with memtables
-// and caches halved since there are two databases: that keeps Caddy's
-// peak RSS near 100 MB under hookbench's inbound load (128 MB with 16 MiB
-// memtables). WithLoggingLevel is not used: it would replace the zap
-// adapter with Badger's stderr logger.
+// The options start from reliability.md's, measured under hookbench:
+//   - 4 MiB memtables: the memtables are Go heap, and the collector lets
+//     the heap grow past them; with the transaction limit (15%, 600 KiB)
+//     still well over any one record, as ClaimDue and the dedupe writer
+//     split larger batches;
+//   - no compression: no flush or compaction holds Snappy's table builder
+//     buffers (about 12 MiB at a flush), and Badger then reads blocks
+//     straight from the mapped tables, so a block cache only costs memory.
+//
+// Inbound, peak RSS went from 115-116 MB to 88-92 MB with the ratio
+// unchanged; outbound from 134-139 MB to 115-122 MB for about 5% more CPU.
+// WithLoggingLevel is not used: it would replace the zap adapter with
+// Badger's stderr logger.
 func openBadgerDB(dir string, o BadgerOptions, managed bool) (*badger.DB, error) {
 	opts := badger.DefaultOptions(dir).
 		WithLogger(badgerLogger{o.Logger.Named("badger")}).
 		WithSyncWrites(false).
 		WithDetectConflicts(!managed).
 		WithNumVersionsToKeep(1).
-		WithMemTableSize(8 << 20).
+		WithMemTableSize(4 << 20).
 		WithNumMemtables(2).
 		WithValueThreshold(64 << 10).
 		WithValueLogFileSize(o.valueLogFileSize).
-		WithBlockCacheSize(8 << 20).
+		WithCompression(options.None).
+		WithBlockCacheSize(0).
 		WithIndexCacheSize(8 << 20).
 		WithNumCompactors(2).
 		WithCompactL0OnClose(true)
 	open := badger.Open
 	if managed {
 		open = badger.OpenManaged
-	} else {
-		opts = outboundDBOptions(opts)
 	}
 	opts.MemTableSize = memTableSize(dir, opts.MemTableSize)
 	db, err := open(opts)

@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/dgraph-io/badger/v4"
-	"github.com/dgraph-io/badger/v4/options"
 	"go.uber.org/zap"
 )
 
@@ -38,25 +37,6 @@ const (
 	// expired or unreadable deliveries) one ClaimDue removes.
 	maxStaleDrops = 1000
 )
-
-// outboundDBOptions adjusts the options shared by both databases for the
-// outbound one; openBadgerDB applies it to outbound/ only. Its
-// records are small, short-lived and rewritten at every step of a
-// delivery, so under hookbench's outbound load (with GOGC 50):
-//   - 4 MiB memtables instead of 8 MiB halve what they hold, with the
-//     transaction limit (15%, 600 KiB) still well over a claim, whose
-//     writes ClaimDue bounds to half of it;
-//   - without compression no flush or compaction holds Snappy's table
-//     builder buffers (12 MiB at a flush), and no read decompresses;
-//   - without compression Badger reads blocks straight from the mapped
-//     tables, so a block cache only costs memory.
-//
-// Peak RSS went from 142-149 MB to 121-126 MB, for 6-8% more CPU (more
-// flushes). A memtable left unflushed by an earlier build's larger size
-// is still replayed whole (see memTableSize).
-func outboundDBOptions(opts badger.Options) badger.Options {
-	return opts.WithMemTableSize(4 << 20).WithCompression(options.None).WithBlockCacheSize(0)
-}
 
 // PutEndpoint implements Outbound. Endpoints have no TTL.
 func (b *Badger) PutEndpoint(ctx context.Context, e Endpoint) error {
