@@ -49,8 +49,12 @@ const (
 // syncs them every second and collects their value logs until Close.
 // Badger is safe for concurrent use.
 //
-// Every write reaches the operating system before it returns, so a crashed
-// process (kill -9) loses nothing. Against power loss they differ:
+// Every outbound write reaches the operating system before it returns, so
+// a crashed process (kill -9) loses none of them. Dedupe writes are made
+// behind the requests (see dedupe_badger.go): a claim only once held for
+// persistAfter, a done record just after Commit returns, so a kill -9 can
+// forget the records of the last moment, and a retry of such an event is
+// forwarded again. Against power loss:
 //   - CreateEvent and the endpoint writes return only once they are
 //     fsync'd, in one round of fsyncs shared by all concurrent writers, so
 //     an acknowledged event is never lost;

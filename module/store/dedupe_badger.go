@@ -30,10 +30,11 @@ import (
 // A younger claim dies with the process, and a retry after the restart is
 // forwarded.
 //
-// A claim stays in memory until the database reflects its end (done, or
-// released if it was written), so a Reserve that finds no claim in memory
-// can trust the database: it holds only done records, claims left by an
-// earlier process, and lapsed claims.
+// Commit queues the done record and returns: the request's answer does
+// not wait for the write. A claim stays in memory until the database
+// reflects its end (done, or released if it was written), so a Reserve
+// that finds no claim in memory can trust the database: it holds only done
+// records, claims left by an earlier process, and lapsed claims.
 
 // claimShards is how many independently locked parts the in-flight table
 // has.
