@@ -17,6 +17,8 @@ import (
 	"time"
 
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
+
+	"github.com/hookguard/hookguard/internal/wait"
 )
 
 // site is a Caddy running caddyfile/providers.Caddyfile in front of a
@@ -418,13 +420,7 @@ func TestStandardWebhooksEndToEnd(t *testing.T) {
 // waitFor polls cond until it holds, or fails the test after 20s.
 func waitFor(t testing.TB, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(10 * time.Millisecond) // polling another process
-	}
+	wait.Until(t, 20*time.Second, cond)
 }
 
 // discordPublicKeyHex is the public half of discordKey, the Ed25519 key

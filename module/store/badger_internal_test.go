@@ -16,6 +16,8 @@ import (
 	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 	"go.uber.org/zap/zaptest/observer"
+
+	"github.com/hookguard/hookguard/internal/wait"
 )
 
 // These tests sit inside the package to reach Badger's transactions and the
@@ -116,7 +118,7 @@ func TestClaimWrittenOnceHeldLong(t *testing.T) {
 	if _, owned, err := b.Reserve(ctx, "fast", "a", time.Minute); err != nil || !owned {
 		t.Fatalf("Reserve fast: owned=%v err=%v", owned, err)
 	}
-	waitFor(t, func() bool { _, found := stored("slow"); return found })
+	wait.Until(t, 5*time.Second, func() bool { _, found := stored("slow"); return found })
 	if c, _ := stored("slow"); c.State != InFlight || c.Token != "a" || !c.Expires.Equal(testStart.Add(time.Minute)) {
 		t.Fatalf("written claim = %+v", c)
 	}
@@ -211,7 +213,7 @@ func TestCommitThatFailsToWrite(t *testing.T) {
 	if err := b.Commit(ctx, "evt", "a", Response{Status: 200, Body: make([]byte, 2<<20)}, time.Hour); err != nil {
 		t.Fatalf("Commit = %v, want nil: the write is only queued", err)
 	}
-	waitFor(t, func() bool { return logs.FilterMessage("recording a delivered webhook").Len() == 1 })
+	wait.Until(t, 5*time.Second, func() bool { return logs.FilterMessage("recording a delivered webhook").Len() == 1 })
 	c, owned, err := b.Reserve(ctx, "evt", "b", time.Minute)
 	if err != nil || owned || c.State != InFlight || c.Token != "a" {
 		t.Fatalf("after the failed write: (%+v, %v, %v), want a's claim in flight", c, owned, err)
@@ -251,18 +253,6 @@ func TestCommitWaitsForRoom(t *testing.T) {
 	}
 	for range maxPendingCommits - 1 {
 		<-b.commits
-	}
-}
-
-// waitFor polls cond for up to 5 seconds.
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition never met")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 

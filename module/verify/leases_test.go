@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hookguard/hookguard/internal/wait"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -48,7 +49,7 @@ func TestLeasesRenewUntilDropped(t *testing.T) {
 		t.Fatalf("%d renewals in three leases, want at least 2", n)
 	}
 	l.drop(c)
-	waitUntil(t, func() bool { return !l.isRunning() })
+	wait.Until(t, 5*time.Second, func() bool { return !l.isRunning() })
 	n := st.count()
 	time.Sleep(100 * time.Millisecond)
 	if st.count() != n {
@@ -70,21 +71,10 @@ func TestLeasesGiveUpALostClaim(t *testing.T) {
 		mu.Unlock()
 	})
 	l.hold(st, "k", "t", time.Now())
-	waitUntil(t, func() bool { return !l.isRunning() })
+	wait.Until(t, 5*time.Second, func() bool { return !l.isRunning() })
 	mu.Lock()
 	defer mu.Unlock()
 	if st.count() != 1 || len(failures) != 1 || !errors.Is(failures[0], store.ErrNotOwner) {
 		t.Fatalf("%d renewals, failures %v; want one renewal and one ErrNotOwner", st.count(), failures)
-	}
-}
-
-func waitUntil(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition never met")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
