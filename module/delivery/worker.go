@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"go.uber.org/zap"
@@ -53,6 +54,8 @@ type Dispatcher struct {
 	Now func() time.Time
 	// Rand returns a number in [0, 1) for jitter; default math/rand.
 	Rand func() float64
+
+	pool atomic.Pointer[workerPool] // Run's workers, while it runs
 }
 
 // RunOnce leases up to batch due deliveries and attempts each of them. It
@@ -64,7 +67,7 @@ func (d *Dispatcher) RunOnce(ctx context.Context, batch int) (int, error) {
 		return 0, fmt.Errorf("claiming due deliveries: %w", err)
 	}
 	for _, dl := range due {
-		if err := d.attempt(ctx, dl, token); err != nil && ctx.Err() == nil {
+		if err := d.attempt(ctx, dl, token, nil); err != nil && ctx.Err() == nil {
 			d.Logger.Error("recording delivery attempt", zap.String("delivery_id", dl.ID), zap.Error(err))
 		}
 	}
@@ -88,30 +91,33 @@ const (
 // so a busy queue costs one store transaction per batch, not per delivery.
 // With nothing due it rests until wake or poll. While the store fails it
 // backs off, from poll doubling up to maxStoreBackoff, and logs once when
-// that starts and once when the store answers again.
+// that starts and once when the store answers again. While it runs,
+// Reserve may hand fresh deliveries to its idle workers directly.
 func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{}, poll time.Duration) {
-	type claimed struct {
-		dl    store.Delivery
-		token string
+	p := &workerPool{
+		work: make(chan claimed, workers),
+		idle: make(chan struct{}, workers),
 	}
 	// Each worker takes one claimed delivery at a time and hands back an
 	// idle token when done; long-lived workers keep their grown stacks.
-	work := make(chan claimed, workers)
-	idle := make(chan struct{}, workers) // one token per idle worker
 	var running sync.WaitGroup
 	for range workers {
-		idle <- struct{}{}
+		p.idle <- struct{}{}
 		running.Go(func() {
-			for c := range work {
-				if err := d.attempt(ctx, c.dl, c.token); err != nil && ctx.Err() == nil {
+			for c := range p.work {
+				if err := d.attempt(ctx, c.dl, c.token, c.ev); err != nil && ctx.Err() == nil {
 					d.Logger.Error("recording delivery attempt", zap.String("delivery_id", c.dl.ID), zap.Error(err))
 				}
-				idle <- struct{}{}
+				p.idle <- struct{}{}
 			}
 		})
 	}
+	d.pool.Store(p)
 	defer running.Wait()
-	defer close(work)
+	defer func() {
+		d.pool.Store(nil)
+		p.close()
+	}()
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
 	failures := 0
@@ -120,7 +126,7 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 		select {
 		case <-ctx.Done():
 			return
-		case <-idle:
+		case <-p.idle:
 			free = 1
 		}
 		// Give attempts under way a moment to finish, so that a busy queue
@@ -129,7 +135,7 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 	take:
 		for free < min(workers, maxClaim) {
 			select {
-			case <-idle:
+			case <-p.idle:
 				free++
 			case <-gather.C:
 				break take
@@ -139,7 +145,7 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 		token := newLeaseToken()
 		due, err := d.Store.ClaimDue(ctx, d.now(), free, token, d.Lease)
 		for range free - len(due) {
-			idle <- struct{}{}
+			p.idle <- struct{}{}
 		}
 		rest := poll
 		switch {
@@ -154,7 +160,7 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 			failures = 0
 		}
 		for _, dl := range due {
-			work <- claimed{dl, token}
+			p.work <- claimed{dl: dl, token: token}
 		}
 		if len(due) == free && err == nil {
 			continue // there may be more due
@@ -169,8 +175,105 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 	}
 }
 
-// attempt makes one attempt of dl, held under token, and records it.
-func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token string) error {
+// claimed is a delivery leased under token for a worker to attempt, with
+// its event if the one who leased it has it at hand.
+type claimed struct {
+	dl    store.Delivery
+	token string
+	ev    *store.Event
+}
+
+// workerPool is a running Run's workers. idle holds a token for each idle
+// worker; whoever takes one sends exactly one delivery on work, which
+// therefore never blocks, or gives the token back.
+type workerPool struct {
+	idle chan struct{}
+	work chan claimed
+
+	mu     sync.RWMutex // held shared by senders outside Run
+	closed bool         // work is closed
+}
+
+// close stops the workers once they have taken what was sent.
+func (p *workerPool) close() {
+	p.mu.Lock()
+	p.closed = true
+	close(p.work)
+	p.mu.Unlock()
+}
+
+// Handoff is idle workers reserved for deliveries about to be created, so
+// that a fresh event is attempted without waiting to be claimed from the
+// store: Lease marks the deliveries as held before they are stored, and
+// Hand gives them to the workers once they are. If they are not stored,
+// Cancel gives the workers back.
+type Handoff struct {
+	pool  *workerPool
+	n     int // workers reserved
+	token string
+	lease time.Duration
+}
+
+// Reserve reserves up to n of Run's idle workers, none if Run is not
+// running or all are busy.
+func (d *Dispatcher) Reserve(n int) Handoff {
+	p := d.pool.Load()
+	if p == nil {
+		return Handoff{}
+	}
+	h := Handoff{pool: p, token: newLeaseToken(), lease: d.Lease}
+	for h.n < n {
+		select {
+		case <-p.idle:
+			h.n++
+		default:
+			return h
+		}
+	}
+	return h
+}
+
+// Len is how many deliveries the handoff takes: the first Len of those
+// passed to Lease.
+func (h Handoff) Len() int { return h.n }
+
+// Lease marks the first Len of ds as delivering, held from now for the
+// dispatcher's lease, as ClaimDue would have left them: stored so, they
+// are not claimed again unless the lease lapses, as it does if the process
+// dies before their attempt is recorded.
+func (h Handoff) Lease(ds []store.Delivery, now time.Time) {
+	for i := range ds[:h.n] {
+		ds[i].Status, ds[i].LeaseToken, ds[i].LeaseUntil = store.DeliveryDelivering, h.token, now.Add(h.lease)
+	}
+}
+
+// Hand gives the leased deliveries of ev, now stored, to the reserved
+// workers. If Run has stopped meanwhile, they stay leased until the lease
+// lapses, like any attempt a shutdown cuts short.
+func (h Handoff) Hand(ev store.Event, ds []store.Delivery) {
+	if h.n == 0 {
+		return
+	}
+	h.pool.mu.RLock()
+	defer h.pool.mu.RUnlock()
+	if h.pool.closed {
+		return
+	}
+	for _, dl := range ds[:h.n] {
+		h.pool.work <- claimed{dl: dl, token: h.token, ev: &ev}
+	}
+}
+
+// Cancel gives the reserved workers back.
+func (h Handoff) Cancel() {
+	for range h.n {
+		h.pool.idle <- struct{}{}
+	}
+}
+
+// attempt makes one attempt of dl, held under token, and records it. ev is
+// dl's event if the caller has it, else nil and it is read from the store.
+func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token string, ev *store.Event) error {
 	ep, err := d.Store.GetEndpoint(ctx, dl.EndpointID)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		return err
@@ -180,16 +283,19 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 	if err != nil || ep.Status != store.EndpointActive || dl.CreatedAt.Before(ep.EnabledAt) {
 		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}
-	ev, err := d.Store.GetEventOnly(ctx, dl.EventID)
-	if errors.Is(err, store.ErrNotFound) {
-		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
-	}
-	if err != nil {
-		return err
+	if ev == nil {
+		stored, err := d.Store.GetEventOnly(ctx, dl.EventID)
+		if errors.Is(err, store.ErrNotFound) {
+			return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
+		}
+		if err != nil {
+			return err
+		}
+		ev = &stored
 	}
 
 	start := d.now()
-	status, body, retryAfter, sendErr := d.send(ctx, ep, ev, start)
+	status, body, retryAfter, sendErr := d.send(ctx, ep, *ev, start)
 	if ctx.Err() != nil {
 		// Shutting down is not the endpoint's fault: leave the delivery
 		// to the next worker once the lease lapses.

@@ -14,6 +14,7 @@ import (
 	standardwebhooks "github.com/standard-webhooks/standard-webhooks/libraries/go"
 	"go.uber.org/zap"
 
+	"github.com/hookguard/hookguard/internal/wait"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -351,5 +352,80 @@ func TestRunBacksOffWhileStoreFails(t *testing.T) {
 	<-done
 	if got, err := g.db.GetDelivery(context.Background(), dl.ID); err != nil || got.Status != store.DeliverySucceeded {
 		t.Fatalf("after the store came back: %+v, %v; want succeeded", got.Status, err)
+	}
+}
+
+// eventReadCounter counts the event reads attempts make.
+type eventReadCounter struct {
+	*countingStore
+	reads atomic.Int32
+}
+
+func (s *eventReadCounter) GetEventOnly(ctx context.Context, id string) (store.Event, error) {
+	s.reads.Add(1)
+	return s.Outbound.GetEventOnly(ctx, id)
+}
+
+// Idle workers take deliveries handed over at creation: stored leased,
+// attempted with no claim and no read of the event; the rest stay queued.
+// Workers not used go back, and a handoff after Run ends is dropped, its
+// deliveries left to their lease.
+func TestHandoffToIdleWorkers(t *testing.T) {
+	g := newRig(t)
+	st := &eventReadCounter{countingStore: &countingStore{Outbound: g.db}}
+	g.d.Store = st
+	var settled atomic.Int32
+	g.d.Settled = func(string, string) { settled.Add(1) }
+	if h := g.d.Reserve(1); h.Len() != 0 {
+		t.Fatalf("reserved %d workers before Run", h.Len())
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.d.Run(ctx, 2, nil, time.Hour) // claims once at start, then rests
+	}()
+	wait.Until(t, 5*time.Second, func() bool { return st.claims.Load() == 1 && g.d.Reserve(0).pool != nil })
+
+	h := g.d.Reserve(2)
+	h.Cancel()
+	if again := g.d.Reserve(3); again.Len() != 2 {
+		t.Fatalf("after a cancel, reserved %d of 2 workers", again.Len())
+	} else {
+		again.Cancel()
+	}
+
+	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
+	var ds []store.Delivery
+	for range 3 {
+		ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
+			Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
+	}
+	h = g.d.Reserve(len(ds))
+	if h.Len() != 2 {
+		t.Fatalf("reserved %d workers, want the 2 idle", h.Len())
+	}
+	h.Lease(ds, g.clock)
+	if _, _, _, err := g.db.CreateEvent(ctx, ev, ds, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h.Hand(ev, ds)
+	wait.Until(t, 5*time.Second, func() bool { return settled.Load() == 2 })
+	for i, want := range []string{store.DeliverySucceeded, store.DeliverySucceeded, store.DeliveryPending} {
+		if dl, err := g.db.GetDelivery(ctx, ds[i].ID); err != nil || dl.Status != want {
+			t.Errorf("delivery %d: %s, %v; want %s", i, dl.Status, err, want)
+		}
+	}
+	if c, r := st.claims.Load(), st.reads.Load(); c != 1 || r != 0 {
+		t.Errorf("%d claims and %d event reads, want none after the first claim", c, r)
+	}
+
+	late := g.d.Reserve(1)
+	cancel()
+	<-done
+	late.Hand(ev, ds) // must not panic on the stopped pool
+	if h := g.d.Reserve(1); h.Len() != 0 {
+		t.Fatalf("reserved %d workers after Run", h.Len())
 	}
 }

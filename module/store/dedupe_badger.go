@@ -339,7 +339,7 @@ type dedupeWrite struct {
 // see every write applied.
 func newDedupeWriter(db *badger.DB) *group[dedupeWrite] {
 	last := db.MaxVersion() // only the group's goroutine touches it
-	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, &last, batch) })
+	return newGroup(func(batch []dedupeWrite) error { return applyWrites(db, &last, batch) }, 0)
 }
 
 // applyWrites writes batch in as few transactions as Badger allows.

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"sync"
+	"time"
 )
 
 // errGroupClosed is the result of work handed to a closed group.
@@ -12,8 +13,14 @@ var errGroupClosed = errors.New("store: writer stopped")
 // while its previous run was under way, in queue order, and hands each
 // item the result. Concurrent callers so share one transaction or one
 // fsync instead of paying for their own.
+//
+// Under load a run would take only what arrived during the one before, a
+// few items when apply is quick. With linger set, a run that follows one
+// of more than one item first waits that long for more to arrive, so that
+// each run serves more items; a lone caller never waits for it.
 type group[T any] struct {
-	apply func([]T) error
+	apply  func([]T) error
+	linger time.Duration
 
 	mu      sync.Mutex
 	pending []T
@@ -23,8 +30,8 @@ type group[T any] struct {
 	done    chan struct{} // closed when run has returned
 }
 
-func newGroup[T any](apply func([]T) error) *group[T] {
-	g := &group[T]{apply: apply, kick: make(chan struct{}, 1), done: make(chan struct{})}
+func newGroup[T any](apply func([]T) error, linger time.Duration) *group[T] {
+	g := &group[T]{apply: apply, linger: linger, kick: make(chan struct{}, 1), done: make(chan struct{})}
 	go g.run()
 	return g
 }
@@ -63,13 +70,18 @@ func (g *group[T]) run() {
 	var (
 		batch   []T
 		results []func(error)
+		busy    bool // the last run had more than one item
 	)
 	for range g.kick {
+		if busy && g.linger > 0 {
+			time.Sleep(g.linger)
+		}
 		g.mu.Lock()
 		batch, g.pending = g.pending, batch[:0]
 		results, g.results = g.results, results[:0]
 		closed := g.closed
 		g.mu.Unlock()
+		busy = len(batch) > 1
 		if len(batch) > 0 {
 			err := g.apply(batch)
 			for _, done := range results {

@@ -594,7 +594,7 @@ func TestDurableWritesWaitForSync(t *testing.T) {
 	b.durable.close()
 	var rounds atomic.Int32
 	release := make(chan error)
-	b.durable = newGroup(func([]struct{}) error { rounds.Add(1); return <-release })
+	b.durable = newGroup(func([]struct{}) error { rounds.Add(1); return <-release }, 0)
 
 	done := make(chan error, 1)
 	go func() {
@@ -618,7 +618,7 @@ func TestDurableWritesWaitForSync(t *testing.T) {
 		t.Fatalf("PutEndpoint with a failed sync = %v, want the sync's error", err)
 	}
 	b.durable.close()
-	b.durable = newGroup(func([]struct{}) error { return nil })
+	b.durable = newGroup(func([]struct{}) error { return nil }, 0)
 }
 
 // TestSyncLogs fsyncs a database's logs, and tells a missing directory.

@@ -139,12 +139,22 @@ func (a *App) accept(r *http.Request, body []byte) (ev store.Event, ds []store.D
 		ds = append(ds, store.Delivery{ID: delivery.NewDeliveryID(), EventID: ev.ID, EndpointID: ep.ID,
 			Status: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
 	}
+	// Idle workers take the deliveries straight from here, stored as
+	// already leased to them; the rest wait in the queue to be claimed.
+	handoff := a.dispatch.dispatcher.Reserve(len(ds))
+	handoff.Lease(ds, now)
 	ev, ds, created, err := st.CreateEvent(r.Context(), ev, ds, a.dispatch.retention)
+	if err != nil || !created {
+		handoff.Cancel()
+	}
 	if err != nil {
 		return ev, nil, false, fmt.Errorf("storing event: %w", err)
 	}
 	if created {
-		a.wakeWorkers()
+		handoff.Hand(ev, ds)
+		if handoff.Len() < len(ds) {
+			a.wakeWorkers()
+		}
 	}
 	return ev, ds, !created, nil
 }

@@ -45,6 +45,7 @@ func RunOutbound(t *testing.T, open func(t *testing.T, now func() time.Time) sto
 		{"claim_respects_limit_and_due_order", testClaimLimit},
 		{"lease_is_exclusive_until_it_lapses", testLeaseExclusive},
 		{"owner_extends_lease_by_update", testLeaseExtension},
+		{"event_created_leased_waits_for_its_lease", testCreateLeased},
 		{"concurrent_claims_hand_out_each_delivery_once", testConcurrentClaims},
 		{"workers_racing_intake_deliver_each_once", testDispatcherLoop},
 		{"succeeded_leaves_queue_forever", testSucceededLeavesQueue},
@@ -604,6 +605,32 @@ func testLeaseExclusive(t *testing.T, s store.Store, clk *Clock) {
 	// Never double-acked: neither token holds it any more.
 	assertNotOwner(t, s.UpdateDelivery(ctx(), done, "b"))
 	assertClaimed(t, mustClaim(t, s, now.Add(24*time.Hour), 10, "c"))
+}
+
+// testCreateLeased: a delivery stored already leased, as the intake hands
+// it to an idle worker, is held like a claimed one: no claim takes it
+// before the lease lapses, its token settles it, and if the holder dies
+// it is claimed once the lease lapses.
+func testCreateLeased(t *testing.T, s store.Store, clk *Clock) {
+	ev := event("wevt_0001", "a", Start)
+	held := pending(ev, "wdlv_0001", "we_a", Start)
+	held.Status, held.LeaseToken, held.LeaseUntil = store.DeliveryDelivering, "a", Start.Add(Lease)
+	lost := held
+	lost.ID, lost.LeaseToken = "wdlv_0002", "b"
+	mustCreate(t, s, ev, held, pending(ev, "wdlv_0003", "we_b", Start), lost)
+	claimed := mustClaim(t, s, Start, 10, "c")
+	assertClaimed(t, claimed, "wdlv_0003")
+	assertClaimed(t, mustClaim(t, s, Start.Add(Lease-time.Nanosecond), 10, "c"))
+
+	for _, d := range []store.Delivery{held, claimed[0]} {
+		token := d.LeaseToken
+		d.Status, d.LeaseToken, d.LeaseUntil = store.DeliverySucceeded, "", time.Time{}
+		assertNotOwner(t, s.UpdateDelivery(ctx(), d, "b"))
+		mustOK(t, s.UpdateDelivery(ctx(), d, token))
+	}
+
+	clk.Advance(Lease)
+	assertClaimed(t, mustClaim(t, s, clk.Now(), 10, "d"), "wdlv_0002")
 }
 
 func testLeaseExtension(t *testing.T, s store.Store, clk *Clock) {
