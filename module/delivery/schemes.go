@@ -1,8 +1,6 @@
 package delivery
 
 import (
-	"slices"
-
 	"github.com/hookguard/hookguard/module/signature"
 )
 
@@ -26,15 +24,28 @@ var OutboundHMAC = signature.HMACConfig{
 	SecretEncoding:  "raw",
 }
 
+// signingSchemes holds each of SigningSchemes, built once: a Scheme is
+// read-only and safe for concurrent use, and each attempt looks one up.
+var signingSchemes = func() map[string]*signature.Scheme {
+	m := make(map[string]*signature.Scheme, len(SigningSchemes))
+	for _, name := range SigningSchemes {
+		s, ok := signature.Lookup(name)
+		if name == "hmac" {
+			var err error
+			s, err = signature.NewHMAC(OutboundHMAC)
+			ok = err == nil
+		}
+		if !ok {
+			panic("delivery: signing scheme " + name + " does not build")
+		}
+		m[name] = s
+	}
+	return m
+}()
+
 // SigningScheme returns the scheme an endpoint signs with, or false if
 // name is not one of SigningSchemes.
 func SigningScheme(name string) (*signature.Scheme, bool) {
-	if !slices.Contains(SigningSchemes, name) {
-		return nil, false
-	}
-	if name == "hmac" {
-		s, err := signature.NewHMAC(OutboundHMAC)
-		return s, err == nil
-	}
-	return signature.Lookup(name)
+	s, ok := signingSchemes[name]
+	return s, ok
 }
