@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -93,6 +94,8 @@ type Badger struct {
 	// durable makes the outbound writes committed before a wait on it
 	// durable, in one round of fsyncs for all concurrent waiters.
 	durable *group[struct{}]
+	// logs syncs each database's logs: dedupe/, then outbound/.
+	logs [2]*logSyncer
 	// listScanLimit bounds the events one ListEvents call examines.
 	listScanLimit int
 	// beforeCommit, if set, runs before each outbound read-write
@@ -147,18 +150,21 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	if err != nil {
 		return nil, err
 	}
-	dedupe, err := openBadgerDB(filepath.Join(dir, "dedupe"), o, true)
+	dedupeDir := filepath.Join(dir, "dedupe")
+	dedupe, err := openBadgerDB(dedupeDir, o, true)
 	if err != nil {
 		outbound.Close()
 		return nil, err
 	}
+	outboundLogs := newLogSyncer(outboundDir)
 	b := &Badger{
 		db:       outbound,
 		dedupe:   dedupe,
 		claims:   newClaimTable(),
 		commits:  make(chan struct{}, maxPendingCommits),
 		writer:   newDedupeWriter(dedupe),
-		durable:  newGroup(func([]struct{}) error { return syncLogs(outboundDir) }, syncLinger),
+		durable:  newGroup(func([]struct{}) error { return outboundLogs.sync() }, syncLinger),
+		logs:     [2]*logSyncer{newLogSyncer(dedupeDir), outboundLogs},
 		now:      o.Now,
 		logger:   o.Logger,
 		stop:     make(chan struct{}),
@@ -331,9 +337,9 @@ func (b *Badger) background(gcInterval time.Duration) {
 			b.persist(b.now(), false)
 		case <-sync.C:
 			b.claims.sweep(b.now())
-			for _, db := range []*badger.DB{b.dedupe, b.db} {
-				if err := syncLogs(db.Opts().Dir); err != nil {
-					b.logger.Warn("syncing webhook store", zap.String("dir", db.Opts().Dir), zap.Error(err))
+			for _, logs := range b.logs {
+				if err := logs.sync(); err != nil {
+					b.logger.Warn("syncing webhook store", zap.String("dir", logs.dir), zap.Error(err))
 				}
 			}
 		case <-gc.C:
@@ -344,36 +350,70 @@ func (b *Badger) background(gcInterval time.Duration) {
 	}
 }
 
-// syncLogs fsyncs the write-ahead logs (memtable and value-log files) of
-// the Badger database in dir, which makes every write committed before it
-// durable. Badger's own DB.Sync would not do: it syncs only the current
-// memtable's log, and a write can sit in the log of a memtable that was
-// just rotated out and is not yet flushed. A log that is gone was flushed
-// to a table, which Badger syncs before it deletes the log.
-func syncLogs(dir string) error {
-	entries, err := os.ReadDir(dir)
+// logSyncer fsyncs the write-ahead logs (memtable and value-log files) of
+// the Badger database in dir, which makes every write committed before a
+// sync durable. Badger's own DB.Sync would not do: it syncs only the
+// current memtable's log, and a write can sit in the log of a memtable
+// that was just rotated out and is not yet flushed. A log that is gone was
+// flushed to a table, which Badger syncs before it deletes the log.
+//
+// Badger does not sync the directory when it creates a log, so a power
+// loss could drop a new log's name along with the writes in it: a sync
+// that finds a log it has not seen before syncs the directory too.
+type logSyncer struct {
+	dir     string
+	syncDir func(dir string) error
+
+	mu   sync.Mutex
+	seen []string // the logs whose names are synced
+	logs []string // scratch for the logs one sync finds
+}
+
+func newLogSyncer(dir string) *logSyncer { return &logSyncer{dir: dir, syncDir: syncFile} }
+
+// sync fsyncs the logs and, if one is new, the directory.
+func (s *logSyncer) sync() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	entries, err := os.ReadDir(s.dir)
 	if err != nil {
 		return err
 	}
+	s.logs = s.logs[:0]
+	fresh := false
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") {
 			continue
 		}
-		f, err := os.Open(filepath.Join(dir, name))
+		err := syncFile(filepath.Join(s.dir, name))
 		if errors.Is(err, fs.ErrNotExist) {
 			continue
 		}
 		if err != nil {
-			return err
-		}
-		err = f.Sync()
-		f.Close()
-		if err != nil {
 			return fmt.Errorf("syncing %s: %w", name, err)
 		}
+		s.logs = append(s.logs, name)
+		fresh = fresh || !slices.Contains(s.seen, name)
 	}
+	if fresh {
+		if err := s.syncDir(s.dir); err != nil {
+			return fmt.Errorf("syncing directory %s: %w", s.dir, err)
+		}
+	}
+	s.seen, s.logs = s.logs, s.seen
 	return nil
+}
+
+// syncFile fsyncs the file or directory at name.
+func syncFile(name string) error {
+	f, err := os.Open(name)
+	if err != nil {
+		return err
+	}
+	err = f.Sync()
+	f.Close()
+	return err
 }
 
 // collectValueLog rewrites value-log files of both databases, as long as

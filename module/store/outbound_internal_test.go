@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
 	"path/filepath"
 	"reflect"
 	"slices"
@@ -621,13 +622,51 @@ func TestDurableWritesWaitForSync(t *testing.T) {
 	b.durable = newGroup(func([]struct{}) error { return nil }, 0)
 }
 
-// TestSyncLogs fsyncs a database's logs, and tells a missing directory.
-func TestSyncLogs(t *testing.T) {
+// TestLogSyncer fsyncs a database's logs, syncs the directory whenever a
+// log it has not synced before appears, and tells a missing directory.
+func TestLogSyncer(t *testing.T) {
 	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
-	if err := syncLogs(b.db.Opts().Dir); err != nil {
+	if err := newLogSyncer(b.db.Opts().Dir).sync(); err != nil {
 		t.Fatal(err)
 	}
-	if err := syncLogs(filepath.Join(t.TempDir(), "absent")); err == nil {
-		t.Fatal("syncLogs of a missing directory succeeded")
+
+	dir := t.TempDir()
+	s := newLogSyncer(dir)
+	var dirSyncs int
+	s.syncDir = func(d string) error {
+		if d != dir {
+			t.Errorf("synced directory %s, want %s", d, dir)
+		}
+		dirSyncs++
+		return syncFile(d)
+	}
+	create := func(name string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("log"), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	step := func(what string, want int) {
+		t.Helper()
+		if err := s.sync(); err != nil {
+			t.Fatalf("%s: %v", what, err)
+		}
+		if dirSyncs != want {
+			t.Fatalf("%s: %d directory syncs, want %d", what, dirSyncs, want)
+		}
+	}
+	create("00001.mem")
+	create("000001.vlog")
+	create("000002.sst") // a table: Badger syncs those itself
+	step("first logs", 1)
+	step("same logs", 1)
+	create("00002.mem")
+	step("a new memtable log", 2)
+	if err := os.Remove(filepath.Join(dir, "00001.mem")); err != nil {
+		t.Fatal(err)
+	}
+	step("a flushed log gone", 2)
+
+	if err := newLogSyncer(filepath.Join(t.TempDir(), "absent")).sync(); err == nil {
+		t.Fatal("syncing the logs of a missing directory succeeded")
 	}
 }
