@@ -25,3 +25,14 @@ func Register(reg prometheus.Registerer, collectors ...prometheus.Collector) err
 	}
 	return nil
 }
+
+// VerifyStoreErrors counts the dedupe store operations of webhook_verify
+// that failed, by operation. It lives here because two modules count into
+// it: the handler, and the Badger storage, whose done records are written
+// after the handler has answered.
+var VerifyStoreErrors = prometheus.NewCounterVec(prometheus.CounterOpts{
+	Namespace: "hookguard",
+	Subsystem: "verify",
+	Name:      "store_errors_total",
+	Help:      "Dedupe store operations that failed, by operation.",
+}, []string{"op"})

@@ -74,6 +74,8 @@ type Badger struct {
 	dedupe *badger.DB // dedupe/
 	now    func() time.Time
 	logger *zap.Logger
+	// commitFailed is told of each done record that failed to be written.
+	commitFailed func(error)
 
 	// claimMu serializes ClaimDue within the process, so that concurrent
 	// claimers queue up instead of failing each other's transactions.
@@ -123,6 +125,10 @@ type BadgerOptions struct {
 	// GCInterval is the time between value-log GC runs; zero or negative
 	// means the default, 5 minutes.
 	GCInterval time.Duration
+	// CommitFailed, if set, is called when a done record that Commit
+	// queued could not be written, after Commit has returned (the failure
+	// is logged as well). It must not block.
+	CommitFailed func(err error)
 
 	// valueLogFileSize overrides the value-log file size in bytes, so that
 	// tests reach value-log GC with little data. Zero means 64 MiB.
@@ -138,6 +144,9 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	}
 	if o.Now == nil {
 		o.Now = time.Now
+	}
+	if o.CommitFailed == nil {
+		o.CommitFailed = func(error) {}
 	}
 	if o.GCInterval <= 0 {
 		o.GCInterval = defaultGCInterval
@@ -158,17 +167,18 @@ func OpenBadger(dir string, o BadgerOptions) (*Badger, error) {
 	}
 	outboundLogs := newLogSyncer(outboundDir)
 	b := &Badger{
-		db:       outbound,
-		dedupe:   dedupe,
-		claims:   newClaimTable(),
-		commits:  make(chan struct{}, maxPendingCommits),
-		writer:   newDedupeWriter(dedupe),
-		durable:  newGroup(func([]struct{}) error { return outboundLogs.sync() }, syncLinger),
-		logs:     [2]*logSyncer{newLogSyncer(dedupeDir), outboundLogs},
-		now:      o.Now,
-		logger:   o.Logger,
-		stop:     make(chan struct{}),
-		loopDone: make(chan struct{}),
+		db:           outbound,
+		dedupe:       dedupe,
+		claims:       newClaimTable(),
+		commits:      make(chan struct{}, maxPendingCommits),
+		writer:       newDedupeWriter(dedupe),
+		durable:      newGroup(func([]struct{}) error { return outboundLogs.sync() }, syncLinger),
+		logs:         [2]*logSyncer{newLogSyncer(dedupeDir), outboundLogs},
+		now:          o.Now,
+		logger:       o.Logger,
+		commitFailed: o.CommitFailed,
+		stop:         make(chan struct{}),
+		loopDone:     make(chan struct{}),
 
 		listScanLimit: ListScanLimit,
 	}

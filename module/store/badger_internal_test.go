@@ -202,7 +202,9 @@ func TestCommitThatFailsToWrite(t *testing.T) {
 	core, logs := observer.New(zapcore.WarnLevel)
 	clock := newTestClock()
 	// A 1 MiB value log cannot take a 2 MiB answer, so its write fails.
-	b, err := OpenBadger(t.TempDir(), BadgerOptions{Logger: zap.New(core), Now: clock.now, valueLogFileSize: 1 << 20})
+	var failed atomic.Int32
+	b, err := OpenBadger(t.TempDir(), BadgerOptions{Logger: zap.New(core), Now: clock.now, valueLogFileSize: 1 << 20,
+		CommitFailed: func(error) { failed.Add(1) }})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -214,6 +216,9 @@ func TestCommitThatFailsToWrite(t *testing.T) {
 		t.Fatalf("Commit = %v, want nil: the write is only queued", err)
 	}
 	wait.Until(t, 5*time.Second, func() bool { return logs.FilterMessage("recording a delivered webhook").Len() == 1 })
+	if n := failed.Load(); n != 1 {
+		t.Fatalf("CommitFailed called %d times, want once", n)
+	}
 	c, owned, err := b.Reserve(ctx, "evt", "b", time.Minute)
 	if err != nil || owned || c.State != InFlight || c.Token != "a" {
 		t.Fatalf("after the failed write: (%+v, %v, %v), want a's claim in flight", c, owned, err)

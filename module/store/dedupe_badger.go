@@ -198,8 +198,9 @@ func (b *Badger) Extend(ctx context.Context, key, token string, lease time.Durat
 // the database, not written: until it is, the claim stays in memory and
 // answers duplicates with the record. The request's answer so goes out
 // without waiting for the write. If the write fails, the failure is
-// logged and the claim is held again, as before the commit, until its
-// lease lapses and a retry is forwarded.
+// logged and reported to BadgerOptions.CommitFailed, and the claim is held
+// again, as before the commit, until its lease lapses and a retry is
+// forwarded.
 func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, ttl time.Duration) error {
 	if err := checkPositive("ttl", ttl); err != nil {
 		return err
@@ -229,6 +230,7 @@ func (b *Badger) Commit(ctx context.Context, key, token string, resp Response, t
 		s.Unlock()
 		if err != nil {
 			b.logger.Warn("recording a delivered webhook", zap.String("key", key), zap.Error(err))
+			b.commitFailed(err)
 		}
 	})
 	if err != nil {

@@ -37,12 +37,7 @@ var collectors = &metrics{
 		Name:      "dedupe_total",
 		Help:      "Dedupe outcomes of verified webhooks: new, duplicate_done, duplicate_in_flight, released.",
 	}, []string{"scheme", "outcome"}),
-	storeErrors: prometheus.NewCounterVec(prometheus.CounterOpts{
-		Namespace: "hookguard",
-		Subsystem: "verify",
-		Name:      "store_errors_total",
-		Help:      "Dedupe store operations that failed, by operation.",
-	}, []string{"op"}),
+	storeErrors: hgmetrics.VerifyStoreErrors,
 }
 
 // registerMetrics registers the collectors on reg (several handlers in

@@ -8,6 +8,7 @@ import (
 	"github.com/caddyserver/caddy/v2"
 	"go.uber.org/zap"
 
+	hgmetrics "github.com/hookguard/hookguard/module/metrics"
 	"github.com/hookguard/hookguard/module/store"
 )
 
@@ -60,7 +61,9 @@ func (b *BadgerStorage) Provision(ctx caddy.Context) error {
 		if err := os.MkdirAll(abs, 0o700); err != nil {
 			return nil, fmt.Errorf("opening badger store at %s: %w", abs, err)
 		}
-		db, err := store.OpenBadger(abs, store.BadgerOptions{Logger: logger})
+		db, err := store.OpenBadger(abs, store.BadgerOptions{Logger: logger, CommitFailed: func(error) {
+			hgmetrics.VerifyStoreErrors.WithLabelValues("commit").Inc()
+		}})
 		if err != nil {
 			return nil, fmt.Errorf("opening badger store at %s: %w", abs, err)
 		}
