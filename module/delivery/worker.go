@@ -91,24 +91,42 @@ const (
 // so a busy queue costs one store transaction per batch, not per delivery.
 // With nothing due it rests until wake or poll. While the store fails it
 // backs off, from poll doubling up to maxStoreBackoff, and logs once when
-// that starts and once when the store answers again. While it runs,
-// Reserve may hand fresh deliveries to its idle workers directly.
+// that starts and once when the store answers again. While it runs, a
+// Handoff may queue fresh deliveries for its workers directly; workers take
+// from that queue and from the claims alike.
 func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{}, poll time.Duration) {
 	p := &workerPool{
-		work: make(chan claimed, workers),
-		idle: make(chan struct{}, workers),
+		idle:  make(chan struct{}, workers),
+		work:  make(chan claimed, workers),
+		slots: make(chan struct{}, workers*readyPerWorker),
+		ready: make(chan claimed, workers*readyPerWorker),
 	}
-	// Each worker takes one claimed delivery at a time and hands back an
-	// idle token when done; long-lived workers keep their grown stacks.
+	for range cap(p.slots) {
+		p.slots <- struct{}{}
+	}
+	// Each worker takes one delivery at a time, claimed or handed over;
+	// long-lived workers keep their grown stacks.
 	var running sync.WaitGroup
 	for range workers {
 		p.idle <- struct{}{}
 		running.Go(func() {
-			for c := range p.work {
-				if err := d.attempt(ctx, c.dl, c.token, c.ev); err != nil && ctx.Err() == nil {
-					d.Logger.Error("recording delivery attempt", zap.String("delivery_id", c.dl.ID), zap.Error(err))
+			for {
+				select {
+				case c, ok := <-p.work:
+					if !ok {
+						return
+					}
+					d.attemptClaimed(ctx, c)
+					p.idle <- struct{}{}
+				case c := <-p.ready:
+					p.slots <- struct{}{}
+					// A delivery that waited so long that its lease could
+					// lapse mid-attempt is left to the lease: once it
+					// lapses, the delivery is claimed again.
+					if c.dl.LeaseUntil.Sub(d.now()) > d.Client.Timeout {
+						d.attemptClaimed(ctx, c)
+					}
 				}
-				p.idle <- struct{}{}
 			}
 		})
 	}
@@ -175,6 +193,11 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 	}
 }
 
+// readyPerWorker sizes the queue of deliveries handed over at creation:
+// up to this many for each worker wait in memory, stored leased; past it,
+// fresh deliveries wait in the store's queue to be claimed.
+const readyPerWorker = 4
+
 // claimed is a delivery leased under token for a worker to attempt, with
 // its event if the one who leased it has it at hand.
 type claimed struct {
@@ -183,12 +206,24 @@ type claimed struct {
 	ev    *store.Event
 }
 
-// workerPool is a running Run's workers. idle holds a token for each idle
-// worker; whoever takes one sends exactly one delivery on work, which
-// therefore never blocks, or gives the token back.
+// attemptClaimed attempts c and logs a failure to record it.
+func (d *Dispatcher) attemptClaimed(ctx context.Context, c claimed) {
+	if err := d.attempt(ctx, c.dl, c.token, c.ev); err != nil && ctx.Err() == nil {
+		d.Logger.Error("recording delivery attempt", zap.String("delivery_id", c.dl.ID), zap.Error(err))
+	}
+}
+
+// workerPool is a running Run's workers and what they take work from.
+// idle holds a token for each idle worker: Run claims as many deliveries
+// as it holds tokens and sends them on work, which therefore never blocks.
+// slots holds a token for each free place on ready, the queue of
+// deliveries handed over at creation: a Handoff takes them before the
+// deliveries are stored, so sending on ready never blocks either.
 type workerPool struct {
-	idle chan struct{}
-	work chan claimed
+	idle  chan struct{}
+	work  chan claimed
+	slots chan struct{}
+	ready chan claimed
 
 	mu     sync.RWMutex // held shared by senders outside Run
 	closed bool         // work is closed
@@ -202,20 +237,20 @@ func (p *workerPool) close() {
 	p.mu.Unlock()
 }
 
-// Handoff is idle workers reserved for deliveries about to be created, so
-// that a fresh event is attempted without waiting to be claimed from the
-// store: Lease marks the deliveries as held before they are stored, and
-// Hand gives them to the workers once they are. If they are not stored,
-// Cancel gives the workers back.
+// Handoff is places reserved in the workers' queue for deliveries about to
+// be created, so that a fresh event is attempted without waiting to be
+// claimed from the store: Lease marks the deliveries as held before they
+// are stored, and Hand queues them for the workers once they are. If they
+// are not stored, Cancel gives the places back.
 type Handoff struct {
 	pool  *workerPool
-	n     int // workers reserved
+	n     int // places reserved
 	token string
 	lease time.Duration
 }
 
-// Reserve reserves up to n of Run's idle workers, none if Run is not
-// running or all are busy.
+// Reserve reserves up to n places in Run's queue of handed-over
+// deliveries, none if Run is not running or the queue is full.
 func (d *Dispatcher) Reserve(n int) Handoff {
 	p := d.pool.Load()
 	if p == nil {
@@ -224,7 +259,7 @@ func (d *Dispatcher) Reserve(n int) Handoff {
 	h := Handoff{pool: p, token: newLeaseToken(), lease: d.Lease}
 	for h.n < n {
 		select {
-		case <-p.idle:
+		case <-p.slots:
 			h.n++
 		default:
 			return h
@@ -247,9 +282,9 @@ func (h Handoff) Lease(ds []store.Delivery, now time.Time) {
 	}
 }
 
-// Hand gives the leased deliveries of ev, now stored, to the reserved
-// workers. If Run has stopped meanwhile, they stay leased until the lease
-// lapses, like any attempt a shutdown cuts short.
+// Hand queues the leased deliveries of ev, now stored, for the workers. If
+// Run has stopped meanwhile, they stay leased until the lease lapses, like
+// any attempt a shutdown cuts short.
 func (h Handoff) Hand(ev store.Event, ds []store.Delivery) {
 	if h.n == 0 {
 		return
@@ -260,14 +295,14 @@ func (h Handoff) Hand(ev store.Event, ds []store.Delivery) {
 		return
 	}
 	for _, dl := range ds[:h.n] {
-		h.pool.work <- claimed{dl: dl, token: h.token, ev: &ev}
+		h.pool.ready <- claimed{dl: dl, token: h.token, ev: &ev}
 	}
 }
 
-// Cancel gives the reserved workers back.
+// Cancel gives the reserved places back.
 func (h Handoff) Cancel() {
 	for range h.n {
-		h.pool.idle <- struct{}{}
+		h.pool.slots <- struct{}{}
 	}
 }
 

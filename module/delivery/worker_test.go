@@ -366,54 +366,72 @@ func (s *eventReadCounter) GetEventOnly(ctx context.Context, id string) (store.E
 	return s.Outbound.GetEventOnly(ctx, id)
 }
 
-// Idle workers take deliveries handed over at creation: stored leased,
-// attempted with no claim and no read of the event; the rest stay queued.
-// Workers not used go back, and a handoff after Run ends is dropped, its
-// deliveries left to their lease.
-func TestHandoffToIdleWorkers(t *testing.T) {
+// Deliveries handed over at creation are stored leased and attempted with
+// no claim and no read of the event, up to readyPerWorker a worker; the
+// rest stay queued in the store. Places not used go back, one that waited
+// until its lease could lapse mid-attempt is left to the lease, and a
+// handoff after Run ends is dropped, its deliveries left to their lease.
+func TestHandoff(t *testing.T) {
 	g := newRig(t)
 	st := &eventReadCounter{countingStore: &countingStore{Outbound: g.db}}
 	g.d.Store = st
 	var settled atomic.Int32
 	g.d.Settled = func(string, string) { settled.Add(1) }
 	if h := g.d.Reserve(1); h.Len() != 0 {
-		t.Fatalf("reserved %d workers before Run", h.Len())
+		t.Fatalf("reserved %d places before Run", h.Len())
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	done := make(chan struct{})
+	const workers = 2
 	go func() {
 		defer close(done)
-		g.d.Run(ctx, 2, nil, time.Hour) // claims once at start, then rests
+		g.d.Run(ctx, workers, nil, time.Hour) // claims once at start, then rests
 	}()
 	wait.Until(t, 5*time.Second, func() bool { return st.claims.Load() == 1 && g.d.Reserve(0).pool != nil })
 
-	h := g.d.Reserve(2)
+	const places = workers * readyPerWorker
+	h := g.d.Reserve(places)
 	h.Cancel()
-	if again := g.d.Reserve(3); again.Len() != 2 {
-		t.Fatalf("after a cancel, reserved %d of 2 workers", again.Len())
+	if again := g.d.Reserve(places + 1); again.Len() != places {
+		t.Fatalf("after a cancel, reserved %d of %d places", again.Len(), places)
 	} else {
 		again.Cancel()
 	}
 
-	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
-	var ds []store.Delivery
-	for range 3 {
-		ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
-			Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
+	// Hold both workers, so that what is handed over waits in the queue.
+	release := make(chan struct{})
+	g.answer.Store(func(w http.ResponseWriter, r *http.Request) {
+		<-release
+		w.WriteHeader(http.StatusOK)
+	})
+	create := func(n int, leased time.Time) (store.Event, []store.Delivery, Handoff) {
+		ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
+		var ds []store.Delivery
+		for range n {
+			ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
+				Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
+		}
+		h := g.d.Reserve(n)
+		h.Lease(ds, leased)
+		if _, _, _, err := g.db.CreateEvent(ctx, ev, ds, 24*time.Hour); err != nil {
+			t.Fatal(err)
+		}
+		h.Hand(ev, ds)
+		return ev, ds, h
 	}
-	h = g.d.Reserve(len(ds))
-	if h.Len() != 2 {
-		t.Fatalf("reserved %d workers, want the 2 idle", h.Len())
+	_, ds, h := create(places+1, g.clock)
+	if h.Len() != places {
+		t.Fatalf("reserved %d places, want %d", h.Len(), places)
 	}
-	h.Lease(ds, g.clock)
-	if _, _, _, err := g.db.CreateEvent(ctx, ev, ds, 24*time.Hour); err != nil {
-		t.Fatal(err)
-	}
-	h.Hand(ev, ds)
-	wait.Until(t, 5*time.Second, func() bool { return settled.Load() == 2 })
-	for i, want := range []string{store.DeliverySucceeded, store.DeliverySucceeded, store.DeliveryPending} {
-		if dl, err := g.db.GetDelivery(ctx, ds[i].ID); err != nil || dl.Status != want {
+	close(release)
+	wait.Until(t, 5*time.Second, func() bool { return settled.Load() == places })
+	for i, d := range ds {
+		want := store.DeliverySucceeded
+		if i == places {
+			want = store.DeliveryPending
+		}
+		if dl, err := g.db.GetDelivery(ctx, d.ID); err != nil || dl.Status != want {
 			t.Errorf("delivery %d: %s, %v; want %s", i, dl.Status, err, want)
 		}
 	}
@@ -421,11 +439,23 @@ func TestHandoffToIdleWorkers(t *testing.T) {
 		t.Errorf("%d claims and %d event reads, want none after the first claim", c, r)
 	}
 
+	// One handed over with less of its lease left than an attempt may
+	// take is not attempted.
+	hits := g.hits.Load()
+	_, stale, _ := create(1, g.clock.Add(g.d.Client.Timeout-g.d.Lease))
+	time.Sleep(100 * time.Millisecond)
+	if got := g.hits.Load(); got != hits {
+		t.Fatalf("a delivery handed over too late was attempted")
+	}
+	if dl, err := g.db.GetDelivery(ctx, stale[0].ID); err != nil || dl.Status != store.DeliveryDelivering {
+		t.Fatalf("stale handoff: %s, %v; want it left delivering", dl.Status, err)
+	}
+
 	late := g.d.Reserve(1)
 	cancel()
 	<-done
-	late.Hand(ev, ds) // must not panic on the stopped pool
+	late.Hand(store.Event{}, ds) // must not panic on the stopped pool
 	if h := g.d.Reserve(1); h.Len() != 0 {
-		t.Fatalf("reserved %d workers after Run", h.Len())
+		t.Fatalf("reserved %d places after Run", h.Len())
 	}
 }

@@ -139,8 +139,9 @@ func (a *App) accept(r *http.Request, body []byte) (ev store.Event, ds []store.D
 		ds = append(ds, store.Delivery{ID: delivery.NewDeliveryID(), EventID: ev.ID, EndpointID: ep.ID,
 			Status: store.DeliveryPending, NextAttemptAt: now, CreatedAt: now, UpdatedAt: now})
 	}
-	// Idle workers take the deliveries straight from here, stored as
-	// already leased to them; the rest wait in the queue to be claimed.
+	// The deliveries go straight to the workers' in-memory queue, stored
+	// as already leased; those it has no room for wait in the stored
+	// queue to be claimed.
 	handoff := a.dispatch.dispatcher.Reserve(len(ds))
 	handoff.Lease(ds, now)
 	ev, ds, created, err := st.CreateEvent(r.Context(), ev, ds, a.dispatch.retention)
