@@ -86,7 +86,8 @@ const (
 )
 
 // Run attempts due deliveries, up to workers at once, until ctx ends and
-// the attempts under way have finished. Whenever workers are idle it
+// the attempts under way have finished; deliveries claimed or handed over
+// but not yet attempted are then given back, due at once. Whenever workers are idle it
 // claims as many due deliveries as there are idle workers in one ClaimDue,
 // so a busy queue costs one store transaction per batch, not per delivery.
 // With nothing due it rests until wake or poll. While the store fails it
@@ -116,14 +117,21 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 					if !ok {
 						return
 					}
-					d.attemptClaimed(ctx, c)
+					if ctx.Err() != nil {
+						d.release(c)
+					} else {
+						d.attemptClaimed(ctx, c)
+					}
 					p.idle <- struct{}{}
 				case c := <-p.ready:
 					p.slots <- struct{}{}
+					switch {
+					case ctx.Err() != nil:
+						d.release(c)
 					// A delivery that waited so long that its lease could
 					// lapse mid-attempt is left to the lease: once it
 					// lapses, the delivery is claimed again.
-					if c.dl.LeaseUntil.Sub(d.now()) > d.Client.Timeout {
+					case c.dl.LeaseUntil.Sub(d.now()) > d.Client.Timeout:
 						d.attemptClaimed(ctx, c)
 					}
 				}
@@ -131,10 +139,22 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 		})
 	}
 	d.pool.Store(p)
-	defer running.Wait()
 	defer func() {
 		d.pool.Store(nil)
 		p.close()
+		running.Wait()
+		// What no worker took is given back, not left to its lease.
+		for c := range p.work {
+			d.release(c)
+		}
+		for {
+			select {
+			case c := <-p.ready:
+				d.release(c)
+			default:
+				return
+			}
+		}
 	}()
 	timer := time.NewTimer(poll)
 	defer timer.Stop()
@@ -204,6 +224,24 @@ type claimed struct {
 	dl    store.Delivery
 	token string
 	ev    *store.Event
+}
+
+// releaseTimeout bounds the store write that gives back a delivery no
+// worker attempted before Run stopped.
+const releaseTimeout = 5 * time.Second
+
+// release gives back a delivery that Run stopped before a worker attempted
+// it: it is due again at once, for the next dispatcher (a reloaded
+// config's, or this process's after a restart) to take without waiting for
+// its lease to lapse. If that fails, the lease still frees it in time.
+func (d *Dispatcher) release(c claimed) {
+	ctx, cancel := context.WithTimeout(context.Background(), releaseTimeout)
+	defer cancel()
+	dl, now := c.dl, d.now()
+	dl.Status, dl.NextAttemptAt, dl.LeaseToken, dl.LeaseUntil, dl.UpdatedAt = store.DeliveryPending, now, "", time.Time{}, now
+	if err := d.Store.UpdateDelivery(ctx, dl, c.token); err != nil && !errors.Is(err, store.ErrNotOwner) {
+		d.Logger.Warn("giving back an unattempted delivery; it waits for its lease", zap.String("delivery_id", dl.ID), zap.Error(err))
+	}
 }
 
 // attemptClaimed attempts c and logs a failure to record it.
@@ -284,7 +322,7 @@ func (h Handoff) Lease(ds []store.Delivery, now time.Time) {
 
 // Hand queues the leased deliveries of ev, now stored, for the workers. If
 // Run has stopped meanwhile, they stay leased until the lease lapses, like
-// any attempt a shutdown cuts short.
+// an attempt a shutdown cuts short.
 func (h Handoff) Hand(ev store.Event, ds []store.Delivery) {
 	if h.n == 0 {
 		return

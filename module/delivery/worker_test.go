@@ -459,3 +459,58 @@ func TestHandoff(t *testing.T) {
 		t.Fatalf("reserved %d places after Run", h.Len())
 	}
 }
+
+// When Run stops, the deliveries handed over and not yet attempted are
+// given back, due at once, not left leased until their lease lapses.
+func TestStopGivesBackUnattempted(t *testing.T) {
+	g := newRig(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	g.answer.Store(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	})
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		g.d.Run(ctx, 1, nil, time.Hour)
+	}()
+	wait.Until(t, 5*time.Second, func() bool { return g.d.Reserve(0).pool != nil })
+
+	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
+	var ds []store.Delivery
+	for range 3 {
+		ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
+			Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
+	}
+	h := g.d.Reserve(len(ds))
+	h.Lease(ds, g.clock)
+	if _, _, _, err := g.db.CreateEvent(ctx, ev, ds, 24*time.Hour); err != nil {
+		t.Fatal(err)
+	}
+	h.Hand(ev, ds)
+	wait.Until(t, 5*time.Second, func() bool { return g.hits.Load() == 1 }) // the one worker is held
+	cancel()
+	<-done
+
+	given := 0
+	for _, d := range ds {
+		dl, err := g.db.GetDelivery(context.Background(), d.ID)
+		switch {
+		case err != nil:
+			t.Fatal(err)
+		case dl.Status == store.DeliveryPending && dl.LeaseToken == "" && !dl.NextAttemptAt.After(g.clock):
+			given++
+		case dl.Status != store.DeliveryDelivering:
+			t.Errorf("delivery %s: %s", d.ID, dl.Status)
+		}
+	}
+	// The attempt under way was cut short and stays with its lease; the
+	// two waiting behind it are due again.
+	if given != 2 {
+		t.Fatalf("%d of the 2 unattempted deliveries given back", given)
+	}
+}
