@@ -87,14 +87,14 @@ const (
 
 // Run attempts due deliveries, up to workers at once, until ctx ends and
 // the attempts under way have finished; deliveries claimed or handed over
-// but not yet attempted are then given back, due at once. Whenever workers are idle it
-// claims as many due deliveries as there are idle workers in one ClaimDue,
-// so a busy queue costs one store transaction per batch, not per delivery.
-// With nothing due it rests until wake or poll. While the store fails it
-// backs off, from poll doubling up to maxStoreBackoff, and logs once when
-// that starts and once when the store answers again. While it runs, a
-// Handoff may queue fresh deliveries for its workers directly; workers take
-// from that queue and from the claims alike.
+// but not yet attempted are then given back, due at once. Whenever workers
+// are idle it claims as many due deliveries as there are idle workers in
+// one ClaimDue, so a busy queue costs one store transaction per batch, not
+// per delivery. With nothing due it rests until wake or poll. While the
+// store fails it backs off, from poll doubling up to maxStoreBackoff, and
+// logs once when that starts and once when the store answers again. While
+// it runs, a Handoff may queue fresh deliveries for its workers directly;
+// workers take from that queue and from the claims alike.
 func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{}, poll time.Duration) {
 	p := &workerPool{
 		idle:  make(chan struct{}, workers),

@@ -17,7 +17,8 @@ var errGroupClosed = errors.New("store: writer stopped")
 // Under load a run would take only what arrived during the one before, a
 // few items when apply is quick. With linger set, a run that follows one
 // of more than one item first waits that long for more to arrive, so that
-// each run serves more items; a lone caller never waits for it.
+// each run serves more items; once a run has served a single item, the
+// next does not wait, so a caller after a quiet spell never does.
 type group[T any] struct {
 	apply  func([]T) error
 	linger time.Duration
