@@ -8,7 +8,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -298,6 +297,9 @@ func (b *Badger) Close() error {
 	b.persist(b.now(), true)
 	b.writer.close()
 	b.durable.close()
+	for _, logs := range b.logs {
+		logs.close()
+	}
 	var errs []error
 	for _, db := range []*badger.DB{b.dedupe, b.db} {
 		if err := db.Close(); err != nil {
@@ -369,17 +371,21 @@ func (b *Badger) background(gcInterval time.Duration) {
 //
 // Badger does not sync the directory when it creates a log, so a power
 // loss could drop a new log's name along with the writes in it: a sync
-// that finds a log it has not seen before syncs the directory too.
+// that finds a log it has not seen before syncs the directory too. The
+// logs stay open between syncs (Badger never reuses a log's name), and
+// are closed once they are gone or the syncer is closed.
 type logSyncer struct {
 	dir     string
 	syncDir func(dir string) error
 
 	mu   sync.Mutex
-	seen []string // the logs whose names are synced
-	logs []string // scratch for the logs one sync finds
+	open map[string]*os.File // the logs found so far, their names synced
+	seen map[string]bool     // scratch: the logs one sync finds
 }
 
-func newLogSyncer(dir string) *logSyncer { return &logSyncer{dir: dir, syncDir: syncFile} }
+func newLogSyncer(dir string) *logSyncer {
+	return &logSyncer{dir: dir, syncDir: syncFile, open: map[string]*os.File{}, seen: map[string]bool{}}
+}
 
 // sync fsyncs the logs and, if one is new, the directory.
 func (s *logSyncer) sync() error {
@@ -389,30 +395,58 @@ func (s *logSyncer) sync() error {
 	if err != nil {
 		return err
 	}
-	s.logs = s.logs[:0]
+	clear(s.seen)
 	fresh := false
 	for _, e := range entries {
 		name := e.Name()
 		if !strings.HasSuffix(name, ".mem") && !strings.HasSuffix(name, ".vlog") {
 			continue
 		}
-		err := syncFile(filepath.Join(s.dir, name))
-		if errors.Is(err, fs.ErrNotExist) {
-			continue
+		f, known := s.open[name]
+		if !known {
+			f, err = os.Open(filepath.Join(s.dir, name))
+			if errors.Is(err, fs.ErrNotExist) {
+				continue // flushed between the listing and now
+			}
+			if err != nil {
+				return fmt.Errorf("syncing %s: %w", name, err)
+			}
+			s.open[name] = f
+			fresh = true
 		}
-		if err != nil {
+		if err := f.Sync(); err != nil {
 			return fmt.Errorf("syncing %s: %w", name, err)
 		}
-		s.logs = append(s.logs, name)
-		fresh = fresh || !slices.Contains(s.seen, name)
+		s.seen[name] = true
 	}
 	if fresh {
 		if err := s.syncDir(s.dir); err != nil {
+			s.closeAll() // so that the next sync finds them new again
 			return fmt.Errorf("syncing directory %s: %w", s.dir, err)
 		}
 	}
-	s.seen, s.logs = s.logs, s.seen
+	for name, f := range s.open {
+		if !s.seen[name] {
+			f.Close()
+			delete(s.open, name)
+		}
+	}
 	return nil
+}
+
+// close closes the logs held open.
+func (s *logSyncer) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.closeAll()
+}
+
+// closeAll closes and forgets the logs held open; s.mu must be held.
+func (s *logSyncer) closeAll() {
+	for name, f := range s.open {
+		f.Close()
+		delete(s.open, name)
+	}
 }
 
 // syncFile fsyncs the file or directory at name.

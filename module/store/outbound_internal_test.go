@@ -665,6 +665,22 @@ func TestLogSyncer(t *testing.T) {
 		t.Fatal(err)
 	}
 	step("a flushed log gone", 2)
+	if len(s.open) != 2 {
+		t.Fatalf("%d logs held open, want the 2 left", len(s.open))
+	}
+
+	// A failed directory sync is tried again by the next sync.
+	s.syncDir = func(string) error { return errors.New("disk on fire") }
+	create("00003.mem")
+	if err := s.sync(); err == nil {
+		t.Fatal("sync with a failing directory sync succeeded")
+	}
+	s.syncDir = func(d string) error { dirSyncs++; return syncFile(d) }
+	step("after the failed directory sync", 3)
+	s.close()
+	if len(s.open) != 0 {
+		t.Fatalf("%d logs held open after close", len(s.open))
+	}
 
 	if err := newLogSyncer(filepath.Join(t.TempDir(), "absent")).sync(); err == nil {
 		t.Fatal("syncing the logs of a missing directory succeeded")
