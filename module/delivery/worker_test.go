@@ -75,16 +75,26 @@ func (g *rig) respond(status int, header ...string) {
 	})
 }
 
+// event returns a new event with n pending deliveries to the rig's
+// endpoint, due now; nothing is stored.
+func (g *rig) event(n int) (store.Event, []store.Delivery) {
+	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
+	var ds []store.Delivery
+	for range n {
+		ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
+			Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
+	}
+	return ev, ds
+}
+
 // enqueue stores one event with one delivery to the rig's endpoint.
 func (g *rig) enqueue() store.Delivery {
 	g.t.Helper()
-	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
-	dl := store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID, Status: store.DeliveryPending,
-		NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock}
-	if _, _, _, err := g.db.CreateEvent(context.Background(), ev, []store.Delivery{dl}, 30*24*time.Hour); err != nil {
+	ev, ds := g.event(1)
+	if _, _, _, err := g.db.CreateEvent(context.Background(), ev, ds, 30*24*time.Hour); err != nil {
 		g.t.Fatal(err)
 	}
-	return dl
+	return ds[0]
 }
 
 // run makes one round and returns the delivery and its endpoint after it.
@@ -406,12 +416,7 @@ func TestHandoff(t *testing.T) {
 		w.WriteHeader(http.StatusOK)
 	})
 	create := func(n int, leased time.Time) (store.Event, []store.Delivery, Handoff) {
-		ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
-		var ds []store.Delivery
-		for range n {
-			ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
-				Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
-		}
+		ev, ds := g.event(n)
 		h := g.d.Reserve(n)
 		h.Lease(ds, leased)
 		if _, _, _, err := g.db.CreateEvent(ctx, ev, ds, 24*time.Hour); err != nil {
@@ -480,12 +485,7 @@ func TestStopGivesBackUnattempted(t *testing.T) {
 	}()
 	wait.Until(t, 5*time.Second, func() bool { return g.d.Reserve(0).pool != nil })
 
-	ev := store.Event{ID: NewEventID(), Type: "order.paid", Created: g.clock, Data: []byte(`{"n":1}`)}
-	var ds []store.Delivery
-	for range 3 {
-		ds = append(ds, store.Delivery{ID: NewDeliveryID(), EventID: ev.ID, EndpointID: g.ep.ID,
-			Status: store.DeliveryPending, NextAttemptAt: g.clock, CreatedAt: g.clock, UpdatedAt: g.clock})
-	}
+	ev, ds := g.event(3)
 	h := g.d.Reserve(len(ds))
 	h.Lease(ds, g.clock)
 	if _, _, _, err := g.db.CreateEvent(ctx, ev, ds, 24*time.Hour); err != nil {
