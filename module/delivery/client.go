@@ -52,8 +52,9 @@ const (
 //
 // timeout bounds one whole attempt, from dialling to reading the body's
 // end (10s if timeout <= 0); the dial, TLS handshake and wait for response
-// headers are each bounded by it too. The idle pool is small (two
-// connections per host), since deliveries to one endpoint are sparse.
+// headers are each bounded by it too. Up to 64 idle connections per host
+// are kept alive, so that each worker delivering to a busy endpoint keeps
+// its own.
 //
 // Error messages carry the request URL without its password (as
 // net/http's do), but with its query: callers that log them should
@@ -99,20 +100,33 @@ func (p Policy) client(timeout time.Duration, lookup lookupFunc, self *selfAddrs
 		MaxResponseHeaderBytes: clientMaxHeaderBytes,
 		ForceAttemptHTTP2:      true,
 	}
+	// The timeout is the transport's, not the Client's: http.Client
+	// enforces its Timeout for a RoundTripper it does not know with a
+	// goroutine, a timer and two channels per request.
 	return &http.Client{
-		Transport: &guardedTransport{policy: p, base: tr},
+		Transport: &guardedTransport{policy: p, base: tr, timeout: timeout},
 		CheckRedirect: func(*http.Request, []*http.Request) error {
 			return http.ErrUseLastResponse
 		},
-		Timeout: timeout,
 	}
 }
 
+// AttemptTimeout is the bound a Client from Policy.Client puts on one
+// attempt, or c.Timeout for any other client.
+func AttemptTimeout(c *http.Client) time.Duration {
+	if g, ok := c.Transport.(*guardedTransport); ok {
+		return g.timeout
+	}
+	return c.Timeout
+}
+
 // guardedTransport applies the request-level URL rules before handing the
-// request to the dialling transport.
+// request to the dialling transport, and bounds each exchange, from
+// dialling to the response body's end, by timeout.
 type guardedTransport struct {
-	policy Policy
-	base   *http.Transport
+	policy  Policy
+	base    *http.Transport
+	timeout time.Duration
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -123,7 +137,27 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 		}
 		return nil, err
 	}
-	return t.base.RoundTrip(req)
+	ctx, cancel := context.WithTimeout(req.Context(), t.timeout)
+	resp, err := t.base.RoundTrip(req.WithContext(ctx))
+	if err != nil {
+		cancel()
+		return nil, err
+	}
+	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	return resp, nil
+}
+
+// cancelOnClose is a response body that ends its exchange's context when
+// it is closed.
+type cancelOnClose struct {
+	io.ReadCloser
+	cancel context.CancelFunc
+}
+
+func (b *cancelOnClose) Close() error {
+	err := b.ReadCloser.Close()
+	b.cancel()
+	return err
 }
 
 // CloseIdleConnections lets http.Client.CloseIdleConnections reach the

@@ -429,8 +429,10 @@ func TestClientSettings(t *testing.T) {
 		c := Policy{}.Client(tt.in)
 		tr := baseTransport(t, c)
 		switch {
-		case c.Timeout != tt.want:
-			t.Errorf("Client(%v).Timeout = %v, want %v", tt.in, c.Timeout, tt.want)
+		case AttemptTimeout(c) != tt.want:
+			t.Errorf("AttemptTimeout(Client(%v)) = %v, want %v", tt.in, AttemptTimeout(c), tt.want)
+		case c.Timeout != 0:
+			t.Errorf("Client(%v).Timeout = %v: http.Client would spend a goroutine per request on it", tt.in, c.Timeout)
 		case tr.TLSHandshakeTimeout <= 0 || tr.TLSHandshakeTimeout > tt.want:
 			t.Errorf("Client(%v) TLSHandshakeTimeout = %v", tt.in, tr.TLSHandshakeTimeout)
 		case tr.ResponseHeaderTimeout <= 0 || tr.ResponseHeaderTimeout > tt.want:
@@ -469,6 +471,43 @@ func TestClientTimeout(t *testing.T) {
 	var ne net.Error
 	if !errors.As(err, &ne) || !ne.Timeout() {
 		t.Fatalf("GET: %v, want a timeout", err)
+	}
+}
+
+// TestClientTimeoutCoversBody: an endpoint that sends its headers and then
+// stalls its body fails the attempt's body read after the timeout, and
+// closing the body ends the exchange.
+func TestClientTimeoutCoversBody(t *testing.T) {
+	t.Parallel()
+	release := make(chan struct{})
+	srv := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Length", "100")
+		w.WriteHeader(http.StatusOK)
+		io.WriteString(w, "partial")
+		w.(http.Flusher).Flush()
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		case <-time.After(5 * time.Second): // no timeout: fail, don't hang
+		}
+	})
+	defer close(release)
+	start := time.Now()
+	resp, err := loopbackPolicy().Client(200 * time.Millisecond).Get(srv.URL)
+	if err != nil {
+		t.Fatalf("GET: %v", err)
+	}
+	body, err := ReadCapped(resp.Body, 1000)
+	elapsed := time.Since(start)
+	if cerr := resp.Body.Close(); cerr != nil {
+		t.Errorf("closing the body: %v", cerr)
+	}
+	var ne net.Error
+	if !errors.As(err, &ne) || !ne.Timeout() || body != "partial" {
+		t.Fatalf("ReadCapped = %q, %v; want \"partial\" and a timeout", body, err)
+	}
+	if elapsed > 4*time.Second {
+		t.Errorf("the body read took %v with a 200ms timeout", elapsed)
 	}
 }
 

@@ -131,7 +131,7 @@ func (d *Dispatcher) Run(ctx context.Context, workers int, wake <-chan struct{},
 					// A delivery that waited so long that its lease could
 					// lapse mid-attempt is left to the lease: once it
 					// lapses, the delivery is claimed again.
-					case c.dl.LeaseUntil.Sub(d.now()) > d.Client.Timeout:
+					case c.dl.LeaseUntil.Sub(d.now()) > AttemptTimeout(d.Client):
 						d.attemptClaimed(ctx, c)
 					}
 				}
