@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"sync"
 	"time"
 
@@ -248,7 +249,12 @@ func (b *Badger) createEvent(ev Event, ds []Delivery, retention time.Duration) (
 
 	expires := now.Add(retention)
 	ttl := uint64(time.Now().Add(retention + ttlMargin).Unix())
-	v, err := encodeEvent(ev, expires)
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.ID
+	}
+	slices.Sort(ids)
+	v, err := encodeEvent(ev, expires, ids)
 	if err != nil {
 		return Event{}, nil, false, err
 	}
@@ -263,9 +269,6 @@ func (b *Badger) createEvent(ev Event, ds []Delivery, retention time.Duration) (
 			return Event{}, nil, false, err
 		}
 		if err := putDelivery(txn, deliveryRecord{Expires: expires, Delivery: d}, ttl); err != nil {
-			return Event{}, nil, false, err
-		}
-		if err := setWithExpiry(txn, eventDeliveryKey(ev.ID, d.ID), nil, ttl); err != nil {
 			return Event{}, nil, false, err
 		}
 		if err := enqueue(txn, d, expires, ttl); err != nil {
@@ -320,8 +323,8 @@ func (b *Badger) GetEventOnly(ctx context.Context, id string) (Event, error) {
 	defer b.mu.RUnlock()
 	var ev Event
 	err := b.db.View(func(txn *badger.Txn) error {
-		var err error
-		ev, err = readEvent(txn, id, b.now())
+		rec, err := readEvent(txn, id, b.now())
+		ev = rec.Event
 		return err
 	})
 	if err != nil && !errors.Is(err, ErrNotFound) {
@@ -371,15 +374,16 @@ func (b *Badger) ListEvents(ctx context.Context, f EventFilter) ([]Event, error)
 			if err != nil {
 				return err
 			}
-			ev, expires, err := decodeEvent(v)
+			rec, err := decodeEventRecord(v)
 			if err != nil {
 				return fmt.Errorf("%s: %w", item.Key(), err)
 			}
-			if !now.Before(expires) || (f.Type != "" && ev.Type != f.Type) {
+			ev := rec.Event
+			if !now.Before(rec.Expires) || (f.Type != "" && ev.Type != f.Type) {
 				continue
 			}
 			if f.EndpointID != "" || f.Status != "" {
-				ok, err := hasDelivery(txn, ev.ID, f.EndpointID, f.Status)
+				ok, err := hasDelivery(txn, rec, f.EndpointID, f.Status)
 				if err != nil {
 					return err
 				}
@@ -687,46 +691,46 @@ func (b *Badger) endpointLock(id string) *sync.Mutex {
 // loadEvent reads an event and its deliveries as of now, the store clock's
 // reading. It returns ErrNotFound for an absent or expired event.
 func (b *Badger) loadEvent(txn *badger.Txn, id string, now time.Time) (Event, []Delivery, error) {
-	ev, err := readEvent(txn, id, now)
+	rec, err := readEvent(txn, id, now)
 	if err != nil {
 		return Event{}, nil, err
 	}
 	ds := []Delivery{}
-	err = eachEventDelivery(txn, id, func(rec deliveryRecord) bool {
-		ds = append(ds, rec.Delivery)
+	err = eachEventDelivery(txn, rec, func(d deliveryRecord) bool {
+		ds = append(ds, d.Delivery)
 		return true
 	})
 	if err != nil {
 		return Event{}, nil, err
 	}
-	return ev, ds, nil
+	return rec.Event, ds, nil
 }
 
-// readEvent reads event id alone as of now; ErrNotFound if it is absent
-// or expired.
-func readEvent(txn *badger.Txn, id string, now time.Time) (Event, error) {
+// readEvent reads event id's record alone as of now; ErrNotFound if it is
+// absent or expired.
+func readEvent(txn *badger.Txn, id string, now time.Time) (eventRecord, error) {
 	v, _, found, err := getValue(txn, eventKey(id))
 	if err != nil {
-		return Event{}, err
+		return eventRecord{}, err
 	}
 	if !found {
-		return Event{}, ErrNotFound
+		return eventRecord{}, ErrNotFound
 	}
-	ev, expires, err := decodeEvent(v)
+	rec, err := decodeEventRecord(v)
 	if err != nil {
-		return Event{}, err
+		return eventRecord{}, err
 	}
-	if !now.Before(expires) {
-		return Event{}, ErrNotFound
+	if !now.Before(rec.Expires) {
+		return eventRecord{}, ErrNotFound
 	}
-	return ev, nil
+	return rec, nil
 }
 
-// hasDelivery reports whether event id has a delivery to endpointID (if
-// set) in status (if set).
-func hasDelivery(txn *badger.Txn, id, endpointID, status string) (bool, error) {
+// hasDelivery reports whether the event of ev has a delivery to endpointID
+// (if set) in status (if set).
+func hasDelivery(txn *badger.Txn, ev eventRecord, endpointID, status string) (bool, error) {
 	match := false
-	err := eachEventDelivery(txn, id, func(rec deliveryRecord) bool {
+	err := eachEventDelivery(txn, ev, func(rec deliveryRecord) bool {
 		d := rec.Delivery
 		match = (endpointID == "" || d.EndpointID == endpointID) && (status == "" || d.Status == status)
 		return !match
@@ -734,23 +738,32 @@ func hasDelivery(txn *badger.Txn, id, endpointID, status string) (bool, error) {
 	return match, err
 }
 
-// eachEventDelivery calls fn with each delivery of event id, in ID order,
-// until fn returns false. Index entries whose delivery is gone are skipped.
-func eachEventDelivery(txn *badger.Txn, id string, fn func(deliveryRecord) bool) error {
-	prefix := eventDeliveriesPrefix(id)
+// eachEventDelivery calls fn with each delivery of ev, in ID order, until
+// fn returns false: those ev lists, or for an event stored before events
+// listed them, those of its index keys. A delivery that is gone is
+// skipped.
+func eachEventDelivery(txn *badger.Txn, ev eventRecord, fn func(deliveryRecord) bool) error {
+	each := func(did string) (bool, error) {
+		rec, _, found, err := readDelivery(txn, did)
+		if err != nil {
+			return false, fmt.Errorf("delivery %s: %w", did, err)
+		}
+		return !found || fn(rec), nil
+	}
+	if ev.Listed {
+		for _, did := range ev.Deliveries {
+			if more, err := each(did); err != nil || !more {
+				return err
+			}
+		}
+		return nil
+	}
+	prefix := eventDeliveriesPrefix(ev.Event.ID)
 	it := txn.NewIterator(badger.IteratorOptions{Prefix: prefix})
 	defer it.Close()
 	for it.Rewind(); it.Valid(); it.Next() {
-		did := string(it.Item().Key()[len(prefix):])
-		rec, _, found, err := readDelivery(txn, did)
-		if err != nil {
-			return fmt.Errorf("delivery %s: %w", did, err)
-		}
-		if !found {
-			continue
-		}
-		if !fn(rec) {
-			return nil
+		if more, err := each(string(it.Item().Key()[len(prefix):])); err != nil || !more {
+			return err
 		}
 	}
 	return nil

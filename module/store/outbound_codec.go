@@ -20,7 +20,8 @@ import (
 //	ep/<endpointID>                         endpoint (JSON), kept forever
 //	ev/<eventID>                            event (eventFormat frame)
 //	dl/<deliveryID>                         delivery (encodeDeliveryRecord)
-//	evdl/<eventID>/<deliveryID>             index of an event's deliveries, empty value
+//	evdl/<eventID>/<deliveryID>             index of an event's deliveries, empty value;
+//	                                        written by builds before eventFormatListed, still read
 //	idem/<idempotency key>                  idemRecord (JSON) naming the event
 //	q/<unix nanos, 8 bytes BE>/<deliveryID> queue entry, value queueKind + expiry
 //
@@ -56,8 +57,12 @@ const (
 const (
 	// eventFormatJSON has its metadata as JSON.
 	eventFormatJSON byte = 1
-	// eventFormat, the one written, has it as binary fields.
+	// eventFormat has it as binary fields; an event's deliveries are
+	// found through its evdl/ index keys.
 	eventFormat byte = 2
+	// eventFormatListed, the one Badger writes, is eventFormat followed by
+	// the IDs of the event's deliveries, so that it needs no index keys.
+	eventFormatListed byte = 3
 )
 
 // deliveryFormat is the first byte of a delivery record in binary; an
@@ -76,10 +81,6 @@ func deliveryKey(id string) []byte { return append([]byte(deliveryPrefix), id...
 // deliveries.
 func eventDeliveriesPrefix(eventID string) []byte {
 	return []byte(eventDeliveryPrefix + eventID + "/")
-}
-
-func eventDeliveryKey(eventID, deliveryID string) []byte {
-	return append(eventDeliveriesPrefix(eventID), deliveryID...)
 }
 
 // idemKey is the database key of an idempotency key: the key itself, or
@@ -155,67 +156,119 @@ type eventMeta struct {
 // encodeEvent frames ev with its logical expiry:
 //
 //	format (1 byte) | Expires, ID, Type, Created, IdempotencyKey (fields) |
-//	Data (uvarint length+1, or 0 for nil; bytes) | Subject (likewise)
+//	Data (uvarint length+1, or 0 for nil; bytes) | Subject (likewise) |
+//	in eventFormatListed only: delivery IDs (uvarint count, then strings)
 //
 // where a string is its uvarint length and bytes, and a time its
 // time.Time binary form likewise. Data and Subject are kept byte for
-// byte, nil apart from empty.
-func encodeEvent(ev Event, expires time.Time) ([]byte, error) {
-	w := fieldWriter{p: make([]byte, 0, 64+len(ev.ID)+len(ev.Type)+len(ev.IdempotencyKey)+len(ev.Data)+len(ev.Subject))}
-	w.p = append(w.p, eventFormat)
+// byte, nil apart from empty. With deliveries nil it writes eventFormat,
+// otherwise eventFormatListed (an empty list included).
+func encodeEvent(ev Event, expires time.Time, deliveries []string) ([]byte, error) {
+	n := 64 + len(ev.ID) + len(ev.Type) + len(ev.IdempotencyKey) + len(ev.Data) + len(ev.Subject)
+	for _, id := range deliveries {
+		n += 1 + len(id)
+	}
+	format := eventFormat
+	if deliveries != nil {
+		format = eventFormatListed
+	}
+	w := fieldWriter{p: append(make([]byte, 0, n), format)}
 	w.time(expires)
 	w.string(ev.ID)
 	w.string(ev.Type)
 	w.time(ev.Created)
 	w.string(ev.IdempotencyKey)
+	w.p = appendOptionalBytes(w.p, ev.Data)
+	w.p = appendOptionalBytes(w.p, ev.Subject)
+	if deliveries != nil {
+		w.p = binary.AppendUvarint(w.p, uint64(len(deliveries)))
+		for _, id := range deliveries {
+			w.string(id)
+		}
+	}
 	if w.err != nil {
 		return nil, fmt.Errorf("encoding event %s: %w", ev.ID, w.err)
 	}
-	p := appendOptionalBytes(w.p, ev.Data)
-	return appendOptionalBytes(p, ev.Subject), nil
+	return w.p, nil
 }
 
-// decodeEvent parses a record written by encodeEvent, or by an older
+// eventRecord is a decoded event record.
+type eventRecord struct {
+	Event   Event
+	Expires time.Time
+	// Deliveries are the IDs of the event's deliveries, if Listed; an
+	// event stored before eventFormatListed lists none, and its
+	// deliveries are found through the index keys.
+	Deliveries []string
+	Listed     bool
+}
+
+// decodeEvent is decodeEventRecord without the delivery IDs.
+func decodeEvent(p []byte) (Event, time.Time, error) {
+	rec, err := decodeEventRecord(p)
+	return rec.Event, rec.Expires, err
+}
+
+// decodeEventRecord parses a record written by encodeEvent, or by an older
 // build in eventFormatJSON. Data and Subject alias p, so p must not be
 // reused by the caller.
-func decodeEvent(p []byte) (Event, time.Time, error) {
+func decodeEventRecord(p []byte) (eventRecord, error) {
 	if len(p) < 1 {
-		return Event{}, time.Time{}, errCorruptRecord
+		return eventRecord{}, errCorruptRecord
 	}
-	var ev Event
-	var expires time.Time
+	var rec eventRecord
+	ev := &rec.Event
 	switch p[0] {
-	case eventFormat:
+	case eventFormat, eventFormatListed:
 		r := fieldReader{p: p[1:]}
-		expires = r.time()
+		rec.Expires = r.time()
 		ev.ID, ev.Type, ev.Created, ev.IdempotencyKey = r.string(), r.string(), r.time(), r.string()
 		if r.bad {
-			return Event{}, time.Time{}, errCorruptRecord
+			return eventRecord{}, errCorruptRecord
 		}
+		rec.Listed = p[0] == eventFormatListed
 		p = r.p
 	case eventFormatJSON:
 		meta, rest, ok := readBytes(p[1:])
 		if !ok {
-			return Event{}, time.Time{}, errCorruptRecord
+			return eventRecord{}, errCorruptRecord
 		}
 		var m eventMeta
 		if err := json.Unmarshal(meta, &m); err != nil {
-			return Event{}, time.Time{}, fmt.Errorf("%w: %v", errCorruptRecord, err)
+			return eventRecord{}, fmt.Errorf("%w: %v", errCorruptRecord, err)
 		}
-		ev, expires, p = m.Event, m.Expires, rest
+		rec.Event, rec.Expires, p = m.Event, m.Expires, rest
 	default:
-		return Event{}, time.Time{}, errCorruptRecord
+		return eventRecord{}, errCorruptRecord
 	}
 	data, p, ok := readOptionalBytes(p)
 	if !ok {
-		return Event{}, time.Time{}, errCorruptRecord
+		return eventRecord{}, errCorruptRecord
 	}
 	subject, p, ok := readOptionalBytes(p)
-	if !ok || len(p) != 0 {
-		return Event{}, time.Time{}, errCorruptRecord
+	if !ok {
+		return eventRecord{}, errCorruptRecord
 	}
 	ev.Data, ev.Subject = data, subject
-	return ev, expires, nil
+	if rec.Listed {
+		r := fieldReader{p: p}
+		n := r.uvarint()
+		if r.bad || n > uint64(len(r.p)) { // each ID takes a byte at least
+			return eventRecord{}, errCorruptRecord
+		}
+		rec.Deliveries = make([]string, 0, n)
+		for range n {
+			rec.Deliveries = append(rec.Deliveries, r.string())
+		}
+		if r.bad {
+			return eventRecord{}, errCorruptRecord
+		}
+		p = r.p
+	}
+	if len(p) != 0 {
+		return eventRecord{}, errCorruptRecord
+	}
+	return rec, nil
 }
 
 // encodeDeliveryRecord encodes rec in deliveryFormat: the format byte,

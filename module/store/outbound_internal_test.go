@@ -305,8 +305,8 @@ func TestOutboundBadgerTTL(t *testing.T) {
 					return fmt.Errorf("%q expires at %d, want %d to %d", k, exp, lo, hi)
 				}
 			}
-			if n != 6 { // ep, ev, dl, evdl, idem, q
-				return fmt.Errorf("%d keys, want 6", n)
+			if n != 5 { // ep, ev, dl, idem, q: the event lists its deliveries, so no evdl
+				return fmt.Errorf("%d keys, want 5", n)
 			}
 			return nil
 		})
@@ -364,41 +364,98 @@ func TestEventCodecRoundTrip(t *testing.T) {
 		{ID: "e3", Data: nil, Subject: json.RawMessage{}},
 		{ID: "e4", Data: []byte{0, 0xff, '"'}},
 	} {
-		p, err := encodeEvent(ev, exp)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, gotExp, err := decodeEvent(p)
-		if err != nil {
-			t.Fatalf("%s: %v", ev.ID, err)
-		}
-		if !gotExp.Equal(exp) || got.ID != ev.ID || got.Type != ev.Type || !got.Created.Equal(ev.Created) || got.IdempotencyKey != ev.IdempotencyKey ||
-			!bytes.Equal(got.Data, ev.Data) || (got.Data == nil) != (ev.Data == nil) ||
-			!bytes.Equal(got.Subject, ev.Subject) || (got.Subject == nil) != (ev.Subject == nil) {
-			t.Fatalf("round trip: got %+v (expires %v), want %+v", got, gotExp, ev)
-		}
-		// Appending to Data must not overwrite Subject.
-		if got.Subject != nil {
-			_ = append(got.Data, 'X', 'X', 'X', 'X')
-			if !bytes.Equal(got.Subject, ev.Subject) {
-				t.Fatalf("%s: appending to Data changed Subject to %q", ev.ID, got.Subject)
+		for _, ids := range [][]string{nil, {}, {"wdlv_1", "wdlv_2"}} {
+			p, err := encodeEvent(ev, exp, ids)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rec, err := decodeEventRecord(p)
+			if err != nil {
+				t.Fatalf("%s %q: %v", ev.ID, ids, err)
+			}
+			got, gotExp := rec.Event, rec.Expires
+			if !gotExp.Equal(exp) || got.ID != ev.ID || got.Type != ev.Type || !got.Created.Equal(ev.Created) || got.IdempotencyKey != ev.IdempotencyKey ||
+				!bytes.Equal(got.Data, ev.Data) || (got.Data == nil) != (ev.Data == nil) ||
+				!bytes.Equal(got.Subject, ev.Subject) || (got.Subject == nil) != (ev.Subject == nil) {
+				t.Fatalf("round trip: got %+v (expires %v), want %+v", got, gotExp, ev)
+			}
+			if rec.Listed != (ids != nil) || !slices.Equal(rec.Deliveries, ids) {
+				t.Fatalf("%s: listed %v %q, want %q", ev.ID, rec.Listed, rec.Deliveries, ids)
+			}
+			// Appending to Data must not overwrite Subject.
+			if got.Subject != nil {
+				_ = append(got.Data, 'X', 'X', 'X', 'X')
+				if !bytes.Equal(got.Subject, ev.Subject) {
+					t.Fatalf("%s: appending to Data changed Subject to %q", ev.ID, got.Subject)
+				}
 			}
 		}
 	}
-	valid, _ := encodeEvent(Event{ID: "e", Data: []byte("{}"), Subject: []byte("{}")}, exp)
+	valid, _ := encodeEvent(Event{ID: "e", Data: []byte("{}"), Subject: []byte("{}")}, exp, nil)
+	listed, _ := encodeEvent(Event{ID: "e", Data: []byte("{}")}, exp, []string{"wdlv_1"})
 	bad := bytes.Clone(valid)
-	bad[0]++
+	bad[0] = 9
 	for name, p := range map[string][]byte{
-		"empty":          nil,
-		"unknown format": bad,
-		"truncated":      valid[:len(valid)-1],
-		"trailing bytes": append(bytes.Clone(valid), 0),
-		"meta overruns":  {eventFormat, 200},
-		"bad meta":       {eventFormat, 2, '{', '{', 0, 0},
+		"empty":                 nil,
+		"unknown format":        bad,
+		"truncated":             valid[:len(valid)-1],
+		"trailing bytes":        append(bytes.Clone(valid), 0),
+		"meta overruns":         {eventFormat, 200},
+		"bad meta":              {eventFormat, 2, '{', '{', 0, 0},
+		"listed, truncated":     listed[:len(listed)-1],
+		"listed, no count":      listed[:len(listed)-len("wdlv_1")-2],
+		"listed, count overrun": append(listed[:len(listed)-len("wdlv_1")-2], 200),
+		"listed, trailing":      append(bytes.Clone(listed), 0),
 	} {
-		if _, _, err := decodeEvent(p); !errors.Is(err, errCorruptRecord) {
+		if _, err := decodeEventRecord(p); !errors.Is(err, errCorruptRecord) {
 			t.Errorf("%s: %v, want errCorruptRecord", name, err)
 		}
+	}
+}
+
+// TestEventsStoredWithIndexKeys: an event stored by a build before events
+// listed their deliveries (eventFormat, and an evdl/ index key for each
+// delivery) still shows its deliveries, in GetEvent and in a ListEvents
+// filtered by endpoint and status.
+func TestEventsStoredWithIndexKeys(t *testing.T) {
+	b := openInternal(t, t.TempDir(), func() time.Time { return testStart }, 0)
+	exp := testStart.Add(time.Hour)
+	ev := testEvent("wevt_0001")
+	ds := []Delivery{testPending(ev, "wdlv_0002", testStart), testPending(ev, "wdlv_0001", testStart)}
+	ds[1].EndpointID = "we_b"
+	err := b.db.Update(func(txn *badger.Txn) error {
+		v, err := encodeEvent(ev, exp, nil)
+		if err != nil {
+			return err
+		}
+		if err := txn.Set(eventKey(ev.ID), v); err != nil {
+			return err
+		}
+		for _, d := range ds {
+			if err := putDelivery(txn, deliveryRecord{Expires: exp, Delivery: d}, 0); err != nil {
+				return err
+			}
+			if err := txn.Set(append(eventDeliveriesPrefix(ev.ID), d.ID...), nil); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, got, err := b.GetEvent(bg, ev.ID)
+	if err != nil || len(got) != 2 || got[0].ID != "wdlv_0001" || got[1].ID != "wdlv_0002" {
+		t.Fatalf("GetEvent = %+v, %v; want both deliveries in ID order", got, err)
+	}
+	for _, f := range []EventFilter{{EndpointID: "we_b"}, {EndpointID: "we_a", Status: DeliveryPending}} {
+		evs, err := b.ListEvents(bg, f)
+		if err != nil || len(evs) != 1 || evs[0].ID != ev.ID {
+			t.Fatalf("ListEvents(%+v) = %+v, %v", f, evs, err)
+		}
+	}
+	if evs, err := b.ListEvents(bg, EventFilter{EndpointID: "we_c"}); err != nil || len(evs) != 0 {
+		t.Fatalf("ListEvents(we_c) = %+v, %v", evs, err)
 	}
 }
 

@@ -180,7 +180,7 @@ func (r *Redis) CreateEvent(ctx context.Context, ev Event, ds []Delivery, retent
 	defer r.mu.RUnlock()
 	now := r.now()
 	expires := now.Add(retention)
-	rec, err := encodeEvent(ev, expires)
+	rec, err := encodeEvent(ev, expires, nil)
 	if err != nil {
 		return Event{}, nil, false, err
 	}
