@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
@@ -102,7 +103,11 @@ func (a *App) intake(w http.ResponseWriter, r *http.Request) error {
 	if replayed {
 		w.Header().Set("Idempotent-Replayed", "true")
 	}
-	return writeJSON(w, http.StatusAccepted, eventJSON(ev, deliveries))
+	answer, ok := appendEventJSON(make([]byte, 0, 160+96*len(deliveries)), ev, deliveries)
+	if !ok {
+		return writeJSON(w, http.StatusAccepted, eventJSON(ev, deliveries))
+	}
+	return writeJSONBody(w, http.StatusAccepted, append(answer, '\n'))
 }
 
 // accept validates an intake body, fans it out to the subscribed endpoints
@@ -186,14 +191,74 @@ func eventJSON(ev store.Event, ds []store.Delivery) eventView {
 	return eventView{ID: ev.ID, Object: "event", Type: ev.Type, Created: ev.Created.Unix(), Subject: ev.Subject, Deliveries: refs}
 }
 
+// appendEventJSON appends what json.Marshal makes of eventJSON(ev, ds),
+// without its reflection: every intake answers with it. It does so only
+// when json.Marshal would copy every string and the subject byte for byte,
+// as it does IDs and statuses; otherwise (a type with '<' or non-ASCII
+// characters, say) it reports false, and the caller marshals.
+func appendEventJSON(b []byte, ev store.Event, ds []store.Delivery) ([]byte, bool) {
+	if !verbatimJSON(ev.ID, true) || !verbatimJSON(ev.Type, true) || !verbatimJSON(string(ev.Subject), false) {
+		return nil, false
+	}
+	b = append(b, `{"id":"`...)
+	b = append(b, ev.ID...)
+	b = append(b, `","object":"event","type":"`...)
+	b = append(b, ev.Type...)
+	b = append(b, `","created":`...)
+	b = strconv.AppendInt(b, ev.Created.Unix(), 10)
+	if len(ev.Subject) > 0 {
+		b = append(b, `,"subject":`...)
+		b = append(b, ev.Subject...)
+	}
+	b = append(b, `,"deliveries":[`...)
+	for i, d := range ds {
+		if !verbatimJSON(d.ID, true) || !verbatimJSON(d.EndpointID, true) || !verbatimJSON(d.Status, true) {
+			return nil, false
+		}
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, `{"id":"`...)
+		b = append(b, d.ID...)
+		b = append(b, `","endpoint_id":"`...)
+		b = append(b, d.EndpointID...)
+		b = append(b, `","status":"`...)
+		b = append(b, d.Status...)
+		b = append(b, `"}`...)
+	}
+	return append(b, "]}"...), true
+}
+
+// verbatimJSON reports whether json.Marshal copies s byte for byte: as a
+// string's contents if quoted, else as compact raw JSON (a subject, which
+// the intake stored as json.Marshal wrote it). Both must be printable
+// ASCII without the characters it escapes for HTML; a string may hold
+// spaces but no quote or backslash, raw JSON no spaces.
+func verbatimJSON(s string, quoted bool) bool {
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c < ' ' || c > '~' || c == '<' || c == '>' || c == '&':
+			return false
+		case quoted && (c == '"' || c == '\\'), !quoted && c == ' ':
+			return false
+		}
+	}
+	return true
+}
+
 func writeJSON(w http.ResponseWriter, status int, v any) error {
 	body, err := json.Marshal(v)
 	if err != nil {
 		return err
 	}
+	return writeJSONBody(w, status, append(body, '\n'))
+}
+
+// writeJSONBody answers status with body, which is JSON.
+func writeJSONBody(w http.ResponseWriter, status int, body []byte) error {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(status)
-	_, err = w.Write(append(body, '\n'))
+	_, err := w.Write(body)
 	return err
 }
 
