@@ -141,20 +141,51 @@ func (t *guardedTransport) RoundTrip(req *http.Request) (*http.Response, error) 
 	resp, err := t.base.RoundTrip(req.WithContext(ctx))
 	if err != nil {
 		cancel()
-		return nil, err
+		return nil, t.explain(ctx, err)
 	}
-	resp.Body = &cancelOnClose{ReadCloser: resp.Body, cancel: cancel}
+	resp.Body = &timedBody{ReadCloser: resp.Body, ctx: ctx, cancel: cancel, t: t}
 	return resp, nil
 }
 
-// cancelOnClose is a response body that ends its exchange's context when
-// it is closed.
-type cancelOnClose struct {
-	io.ReadCloser
-	cancel context.CancelFunc
+// explain marks err, from an exchange under ctx, as the timeout's doing if
+// ctx's deadline has passed.
+func (t *guardedTransport) explain(ctx context.Context, err error) error {
+	if errors.Is(ctx.Err(), context.DeadlineExceeded) {
+		return &attemptTimeout{after: t.timeout, err: err}
+	}
+	return err
 }
 
-func (b *cancelOnClose) Close() error {
+// attemptTimeout is an exchange cut short by the attempt's timeout.
+type attemptTimeout struct {
+	after time.Duration
+	err   error
+}
+
+func (e *attemptTimeout) Error() string {
+	return fmt.Sprintf("%v (the attempt's %v timeout ran out)", e.err, e.after)
+}
+func (e *attemptTimeout) Unwrap() error { return e.err }
+func (e *attemptTimeout) Timeout() bool { return true }
+
+// timedBody is a response body read under its exchange's context, which
+// it ends when it is closed.
+type timedBody struct {
+	io.ReadCloser
+	ctx    context.Context
+	cancel context.CancelFunc
+	t      *guardedTransport
+}
+
+func (b *timedBody) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = b.t.explain(b.ctx, err)
+	}
+	return n, err
+}
+
+func (b *timedBody) Close() error {
 	err := b.ReadCloser.Close()
 	b.cancel()
 	return err

@@ -503,8 +503,8 @@ func TestClientTimeoutCoversBody(t *testing.T) {
 		t.Errorf("closing the body: %v", cerr)
 	}
 	var ne net.Error
-	if !errors.As(err, &ne) || !ne.Timeout() || body != "partial" {
-		t.Fatalf("ReadCapped = %q, %v; want \"partial\" and a timeout", body, err)
+	if !errors.As(err, &ne) || !ne.Timeout() || body != "partial" || !strings.Contains(err.Error(), "attempt's 200ms timeout ran out") {
+		t.Fatalf("ReadCapped = %q, %v; want \"partial\" and the attempt's timeout", body, err)
 	}
 	if elapsed > 4*time.Second {
 		t.Errorf("the body read took %v with a 200ms timeout", elapsed)
