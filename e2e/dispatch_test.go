@@ -24,6 +24,9 @@ type sink struct {
 	got      []delivered
 	statuses map[string][]int // "path type" → statuses to answer, in turn
 	delay    time.Duration    // how long each answer takes
+	// holdFrom, if set, is how many deliveries are answered: later ones
+	// are held unanswered until their connection is cut.
+	holdFrom int
 	addr     string
 }
 
@@ -69,6 +72,9 @@ func (s *sink) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		status, s.statuses[d.Path+" "+d.Type] = queue[0], queue[1:]
 	}
 	delay := s.delay
+	if s.holdFrom > 0 && n >= s.holdFrom {
+		delay = time.Hour
+	}
 	s.mu.Unlock()
 	select {
 	case <-time.After(delay):
@@ -260,13 +266,14 @@ func TestDispatchEndToEnd(t *testing.T) {
 // deliveries in flight at the kill are attempted again after the restart.
 func TestDispatchSurvivesKill(t *testing.T) {
 	ds := startDispatch(t)
-	setDelay := func(d time.Duration) {
+	setDelay := func(d time.Duration, holdFrom int) {
 		ds.sink.mu.Lock()
-		ds.sink.delay = d
+		ds.sink.delay, ds.sink.holdFrom = d, holdFrom
 		ds.sink.mu.Unlock()
 	}
-	// Slow answers until the kill, so that deliveries are in flight then.
-	setDelay(300 * time.Millisecond)
+	// Slow answers, and none after the first eight until the kill, so
+	// that deliveries are in flight then however fast the intake is.
+	setDelay(300*time.Millisecond, 8)
 	var (
 		mu    sync.Mutex
 		acked []string
@@ -307,7 +314,7 @@ func TestDispatchSurvivesKill(t *testing.T) {
 	before := len(ds.sink.ids("/audit"))
 	waitFor(t, func() bool { return len(ds.sink.cutOff("/audit")) > 0 }) // the sink sees the connections drop
 	inFlight := ds.sink.cutOff("/audit")
-	setDelay(0)
+	setDelay(0, 0)
 	ds.caddy = startCaddy(t, repoFile("caddyfile", "dispatch.Caddyfile"), ds.env, strings.TrimPrefix(ds.base, "http://"))
 
 	waitFor(t, func() bool {
