@@ -176,6 +176,16 @@ func (l layout) write(ts string, sigs []string) string {
 // fills it during package initialisation only; afterwards it is read-only.
 var canonicalNames = map[string]string{}
 
+// setHeader sets a header a scheme writes, as http.Header.Set does, but
+// without canonicalising a preset's header name on every call.
+func setHeader(h http.Header, name, value string) {
+	canon, ok := canonicalNames[name]
+	if !ok {
+		canon = textproto.CanonicalMIMEHeaderKey(name)
+	}
+	h[canon] = []string{value}
+}
+
 // readHeader returns the single value of a header the scheme reads. It
 // matches names case-insensitively, even in a hand-built http.Header whose
 // keys are not canonical, and treats several lines as malformed so that no

@@ -300,7 +300,7 @@ func (f jwtFamily) sign(s *Scheme, m Message, secrets []Secret) (http.Header, er
 		tok = "Bearer " + tok
 	}
 	h := http.Header{}
-	h.Set(s.sigHeader, tok)
+	setHeader(h, s.sigHeader, tok)
 	return h, nil
 }
 

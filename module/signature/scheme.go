@@ -502,7 +502,7 @@ func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
 	if !s.layout.multi() {
 		keys = keys[:1]
 	}
-	h := http.Header{}
+	h := make(http.Header, 3)
 	c := content{id: m.ID, method: m.Method, url: s.url.apply(m.URL), body: m.Body}
 	if s.unit != tsNone {
 		if m.Timestamp.IsZero() {
@@ -510,26 +510,26 @@ func (s *Scheme) Sign(m Message, secrets []Secret) (http.Header, error) {
 		}
 		c.ts = formatTimestamp(m.Timestamp, s.unit)
 		if s.tsHeader != "" {
-			h.Set(s.tsHeader, c.ts)
+			setHeader(h, s.tsHeader, c.ts)
 		}
 	}
 	if s.idHeader != "" {
 		if m.ID == "" {
 			return nil, errors.New("message has no ID")
 		}
-		h.Set(s.idHeader, m.ID)
+		setHeader(h, s.idHeader, m.ID)
 	}
 	if s.eventHeader != "" && m.ID != "" {
-		h.Set(s.eventHeader, m.ID)
+		setHeader(h, s.eventHeader, m.ID)
 	}
 	if s.alg == algToken {
-		h.Set(s.sigHeader, string(keys[0]))
+		setHeader(h, s.sigHeader, string(keys[0]))
 		return h, nil
 	}
 	sigs := make([]string, len(keys))
 	for i, key := range keys {
 		sigs[i] = s.enc.encode(s.mac(key, &c, nil))
 	}
-	h.Set(s.sigHeader, s.layout.write(c.ts, sigs))
+	setHeader(h, s.sigHeader, s.layout.write(c.ts, sigs))
 	return h, nil
 }
