@@ -18,7 +18,7 @@ import (
 // parses unambiguously.
 //
 //	ep/<endpointID>                         endpoint (JSON), kept forever
-//	ev/<eventID>                            event (eventFormat frame)
+//	ev/<eventID>                            event (encodeEvent)
 //	dl/<deliveryID>                         delivery (encodeDeliveryRecord)
 //	evdl/<eventID>/<deliveryID>             index of an event's deliveries, empty value;
 //	                                        written by builds before eventFormatListed, still read
