@@ -447,7 +447,7 @@ func TestHandoff(t *testing.T) {
 	// One handed over with less of its lease left than an attempt may
 	// take is not attempted.
 	hits := g.hits.Load()
-	_, stale, _ := create(1, g.clock.Add(g.d.Client.Timeout-g.d.Lease))
+	_, stale, _ := create(1, g.clock.Add(AttemptTimeout(g.d.Client)-g.d.Lease))
 	time.Sleep(100 * time.Millisecond)
 	if got := g.hits.Load(); got != hits {
 		t.Fatalf("a delivery handed over too late was attempted")
