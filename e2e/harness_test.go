@@ -87,12 +87,15 @@ func startCaddy(t testing.TB, config string, env map[string]string, waitAddr str
 			t.Logf("caddy log:\n%s", c.log.String())
 		}
 	})
-	c.waitListening(waitAddr)
+	c.waitStarted(waitAddr)
 	return c
 }
 
-// waitListening polls addr until it accepts, or fails the test after 30s.
-func (c *caddy) waitListening(addr string) {
+// waitStarted waits until Caddy has loaded its whole config and addr
+// accepts, or fails the test after 30s. The listener alone is not enough:
+// the HTTP app starts before the webhooks app opens its store, so a port
+// that accepts says nothing of whether a store's connection was made.
+func (c *caddy) waitStarted(addr string) {
 	c.t.Helper()
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
@@ -101,14 +104,16 @@ func (c *caddy) waitListening(addr string) {
 			c.t.Fatalf("caddy exited early:\n%s", c.log.String())
 		default:
 		}
-		conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
-		if err == nil {
-			conn.Close()
-			return
+		if strings.Contains(c.log.String(), "serving initial configuration") {
+			conn, err := net.DialTimeout("tcp", addr, 200*time.Millisecond)
+			if err == nil {
+				conn.Close()
+				return
+			}
 		}
 		time.Sleep(50 * time.Millisecond) // polling a process we do not control
 	}
-	c.t.Fatalf("caddy never listened on %s:\n%s", addr, c.log.String())
+	c.t.Fatalf("caddy never started serving on %s:\n%s", addr, c.log.String())
 }
 
 // stop ends Caddy gracefully and waits for it.
