@@ -46,6 +46,24 @@ func TestInboundSmoke(t *testing.T) {
 	}
 }
 
+// An open-loop inbound run sends exactly the requests that fall due at its
+// rate, whatever the answers' pace: 100 a second for 300ms is 30 a run.
+func TestInboundOpenLoopSmoke(t *testing.T) {
+	rep, err := runInbound(inboundOptions{Concurrency: 4, Rate: 100, Duration: 300 * time.Millisecond, Rounds: 1,
+		Warmup: 100 * time.Millisecond, BodyBytes: 2048})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Errors() != 0 || len(rep.Runs) != 2 {
+		t.Fatalf("report %+v", rep)
+	}
+	for _, run := range rep.Runs {
+		if run.Requests != 30 {
+			t.Fatalf("%s route: %d requests, want the 30 due", run.Route, run.Requests)
+		}
+	}
+}
+
 // A short outbound run: every acknowledged event arrives, verified.
 func TestOutboundSmoke(t *testing.T) {
 	rep, err := runOutbound(outboundOptions{Events: 50, Concurrency: 4, Drain: time.Minute})

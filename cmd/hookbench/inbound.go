@@ -31,12 +31,16 @@ const (
 
 type inboundOptions struct {
 	Concurrency int
-	Duration    time.Duration
-	Rounds      int
-	Warmup      time.Duration
-	BodyBytes   int
-	Caddy       string
-	Store       benchStore
+	// Rate, if above 0, makes each run open-loop: requests are sent at
+	// this many a second whatever the answers' pace, by up to Concurrency
+	// connections, and each latency counts from when its request was due.
+	Rate      float64
+	Duration  time.Duration
+	Rounds    int
+	Warmup    time.Duration
+	BodyBytes int
+	Caddy     string
+	Store     benchStore
 	// Profile, if set, is where a CPU profile of Caddy during the
 	// measured rounds is written.
 	Profile string
@@ -61,11 +65,16 @@ type routeResult struct {
 type inboundReport struct {
 	Storage     string        `json:"storage"`
 	Concurrency int           `json:"concurrency"`
+	Rate        float64       `json:"rate,omitempty"`
 	BodyBytes   int           `json:"body_bytes"`
 	Runs        []routeResult `json:"runs"`
-	// Ratio is the median over rounds of verified/plain throughput.
+	// Ratio is the median over rounds of verified/plain throughput; at a
+	// fixed Rate both routes answer that rate, so it says only whether
+	// they kept up.
 	Ratio float64 `json:"verified_plain_ratio"`
-	// AddedP99ms is the median over rounds of verified p99 minus plain p99.
+	// AddedP50ms and AddedP99ms are the medians over rounds of the
+	// verified route's p50 and p99 minus the plain route's.
+	AddedP50ms float64 `json:"added_p50_ms"`
 	AddedP99ms float64 `json:"added_p99_ms"`
 	PeakRSSMB  float64 `json:"peak_rss_mb"`
 	CPUSeconds float64 `json:"cpu_seconds"`
@@ -87,16 +96,21 @@ func (r inboundReport) print(w io.Writer) {
 		fmt.Fprintf(tw, "%s\t%d\t%d\t%.0f\t%.2f\t%.2f\t%.2f\t%.0f\t%.0f\t\n", run.Route, run.Requests, run.Errors, run.RPS, run.P50ms, run.P99ms, run.P999ms, run.CaddyCPUus, run.BenchCPUus)
 	}
 	_ = tw.Flush()
-	fmt.Fprintf(w, "\nstorage %s, concurrency %d, %d-byte bodies\n", r.Storage, r.Concurrency, r.BodyBytes)
+	if r.Rate > 0 {
+		fmt.Fprintf(w, "\nstorage %s, open loop at %.0f requests/s over up to %d connections, %d-byte bodies\n", r.Storage, r.Rate, r.Concurrency, r.BodyBytes)
+	} else {
+		fmt.Fprintf(w, "\nstorage %s, concurrency %d, %d-byte bodies\n", r.Storage, r.Concurrency, r.BodyBytes)
+	}
 	fmt.Fprintf(w, "verified/plain throughput (median of rounds): %.3f\n", r.Ratio)
+	fmt.Fprintf(w, "added p50 (median of rounds): %.2f ms\n", r.AddedP50ms)
 	fmt.Fprintf(w, "added p99 (median of rounds): %.2f ms\n", r.AddedP99ms)
 	fmt.Fprintf(w, "caddy peak RSS %.1f MB, CPU %.1f s\n", r.PeakRSSMB, r.CPUSeconds)
 }
 
 func runInbound(o inboundOptions) (inboundReport, error) {
-	rep := inboundReport{Storage: o.Store.kind(), Concurrency: o.Concurrency, BodyBytes: o.BodyBytes}
-	if o.Concurrency < 1 || o.Rounds < 1 || o.BodyBytes < 16 {
-		return rep, fmt.Errorf("-c and -rounds must be at least 1, -body at least 16")
+	rep := inboundReport{Storage: o.Store.kind(), Concurrency: o.Concurrency, Rate: o.Rate, BodyBytes: o.BodyBytes}
+	if o.Concurrency < 1 || o.Rounds < 1 || o.BodyBytes < 16 || o.Rate < 0 {
+		return rep, fmt.Errorf("-c and -rounds must be at least 1, -body at least 16, -rate not negative")
 	}
 	dir, err := os.MkdirTemp("", "hookbench-")
 	if err != nil {
@@ -149,11 +163,11 @@ http://%s {
 	routes := []string{"plain", "verified"}
 	expected := 0.0 // the rps a run is expected to reach
 	for _, route := range routes {
-		res := load(client, proc.base+"/"+route, gen, o.Concurrency, o.Warmup/2)
+		res := load(client, proc.base+"/"+route, gen, o.Concurrency, o.Rate, o.Warmup/2)
 		expected = max(expected, 1000, res.RPS)
 	}
 	profiled := profileCaddy(proc.admin, o.Profile, time.Duration(2*o.Rounds)*o.Duration)
-	var ratios, added []float64
+	var ratios, added50, added99 []float64
 	for round := range o.Rounds {
 		order := routes
 		if round%2 == 1 {
@@ -167,7 +181,7 @@ http://%s {
 			}
 			_, caddyBefore := procStats(proc.Process.Pid)
 			benchBefore := selfCPU()
-			res := load(client, proc.base+"/"+route, gen, o.Concurrency, o.Duration)
+			res := load(client, proc.base+"/"+route, gen, o.Concurrency, o.Rate, o.Duration)
 			_, caddyAfter := procStats(proc.Process.Pid)
 			if n := float64(res.Requests - res.Errors); n > 0 {
 				res.CaddyCPUus = (caddyAfter - caddyBefore) / n * 1e6
@@ -181,9 +195,10 @@ http://%s {
 		if byRoute["plain"].RPS > 0 {
 			ratios = append(ratios, byRoute["verified"].RPS/byRoute["plain"].RPS)
 		}
-		added = append(added, byRoute["verified"].P99ms-byRoute["plain"].P99ms)
+		added50 = append(added50, byRoute["verified"].P50ms-byRoute["plain"].P50ms)
+		added99 = append(added99, byRoute["verified"].P99ms-byRoute["plain"].P99ms)
 	}
-	rep.Ratio, rep.AddedP99ms = median(ratios), median(added)
+	rep.Ratio, rep.AddedP50ms, rep.AddedP99ms = median(ratios), median(added50), median(added99)
 	if err := profiled(); err != nil {
 		return rep, err
 	}
@@ -254,8 +269,13 @@ func (g *requests) next(url string) (*http.Request, error) {
 	return req, nil
 }
 
-// load drives url with c workers for d and measures the answers.
-func load(client *http.Client, url string, gen *requests, c int, d time.Duration) routeResult {
+// load drives url with c workers for d and measures the answers. With
+// rate 0 it is a closed loop: each worker sends its next request as soon
+// as the last is answered, and a latency counts from the send. With a rate
+// it is open: requests fall due at that pace, the next free worker sends
+// each, and a latency counts from when the request was due, so that time
+// spent waiting for a free worker is not hidden.
+func load(client *http.Client, url string, gen *requests, c int, rate float64, d time.Duration) routeResult {
 	var (
 		mu      sync.Mutex
 		lat     []time.Duration
@@ -263,20 +283,46 @@ func load(client *http.Client, url string, gen *requests, c int, d time.Duration
 		wg      sync.WaitGroup
 		started = time.Now()
 		until   = started.Add(d)
+		due     chan time.Time // open loop: when each request fell due
 	)
+	if rate > 0 {
+		due = make(chan time.Time, c)
+		interval := time.Duration(float64(time.Second) / rate)
+		go func() {
+			defer close(due)
+			for at := started; at.Before(until); at = at.Add(interval) {
+				if wait := time.Until(at); wait > 0 {
+					time.Sleep(wait)
+				}
+				due <- at
+			}
+		}()
+	}
+	// next says when the worker's next request is sent from, and whether
+	// there is one.
+	next := func() (time.Time, bool) {
+		if due == nil {
+			return time.Now(), time.Now().Before(until)
+		}
+		at, ok := <-due
+		return at, ok
+	}
 	for range c {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			var mine []time.Duration
 			failed := 0
-			for time.Now().Before(until) {
+			for {
+				t0, ok := next()
+				if !ok {
+					break
+				}
 				req, err := gen.next(url)
 				if err != nil {
 					failed++
 					continue
 				}
-				t0 := time.Now()
 				resp, err := client.Do(req)
 				if err == nil {
 					_, _ = io.Copy(io.Discard, resp.Body)

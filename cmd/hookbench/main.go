@@ -6,10 +6,12 @@
 // in front of one, and drives both with uniquely signed Standard Webhooks
 // requests in alternating rounds:
 //
-//	go run ./cmd/hookbench inbound [-c 32] [-duration 5s] [-rounds 3] [-warmup 2s] [-storage badger|redis [-redis url]] [-cpuprofile f] [-json]
+//	go run ./cmd/hookbench inbound [-c 32] [-rate rps] [-duration 5s] [-rounds 3] [-warmup 2s] [-storage badger|redis [-redis url]] [-cpuprofile f] [-json]
 //
 // It prints each route's throughput and latency, the verified/plain
-// throughput ratio and the p99 that webhook_verify adds.
+// throughput ratio and the p50 and p99 that webhook_verify adds. With
+// -rate it offers that many requests a second (open loop) instead, so
+// that latency is measured below saturation.
 //
 // The outbound mode POSTs events to webhook_dispatch and counts their
 // arrivals at a built-in sink that verifies every signature:
@@ -51,6 +53,7 @@ func main() {
 	case "inbound":
 		o := inboundOptions{}
 		fs.IntVar(&o.Concurrency, "c", 32, "concurrent connections")
+		fs.Float64Var(&o.Rate, "rate", 0, "open loop: send this many requests a second (over up to -c connections) instead of each connection's next as soon as it is answered")
 		fs.DurationVar(&o.Duration, "duration", defaultDuration, "length of each measured run of one route")
 		fs.IntVar(&o.Rounds, "rounds", 3, "rounds; each runs both routes, in alternating order")
 		fs.DurationVar(&o.Warmup, "warmup", defaultWarmup, "unmeasured load on both routes before the rounds")
