@@ -302,7 +302,8 @@ func load(client *http.Client, url string, gen *requests, c int, rate float64, d
 	// there is one.
 	next := func() (time.Time, bool) {
 		if due == nil {
-			return time.Now(), time.Now().Before(until)
+			now := time.Now()
+			return now, now.Before(until)
 		}
 		at, ok := <-due
 		return at, ok
