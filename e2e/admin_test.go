@@ -255,6 +255,40 @@ func TestAdminAPI(t *testing.T) {
 		}
 	})
 
+	// A delivery that failed before a disable is not replayed by the
+	// re-enable, but an operator's retry after it delivers it.
+	t.Run("retry after a disable", func(t *testing.T) {
+		ds.sink.mu.Lock()
+		ds.sink.statuses[path+" order.created"] = []int{503, 503, 503, 503}
+		ds.sink.mu.Unlock()
+		ev := ds.adminJSON(t, "POST", "/webhooks/events", `{"type":"order.created","data":{"order":"o_10"}}`, 202)
+		evID := ev["id"].(string)
+		var dlv map[string]any
+		waitFor(t, func() bool {
+			for _, d := range webhookDeliveries(ds.adminJSON(t, "GET", "/webhooks/events/"+evID, "", 200)) {
+				if d["endpoint_id"] == id && d["status"] == "failed" {
+					dlv = d
+				}
+			}
+			return dlv != nil
+		})
+		ds.adminJSON(t, "PATCH", "/webhooks/endpoints/"+id, `{"status":"disabled"}`, 200)
+		ds.adminJSON(t, "PATCH", "/webhooks/endpoints/"+id, `{"status":"active"}`, 200)
+		r := ds.adminJSON(t, "POST", "/webhooks/deliveries/"+dlv["id"].(string)+"/retry", "", 202)
+		if r["status"] != "pending" || r["retried_at"] == nil {
+			t.Fatalf("retry: %v", r)
+		}
+		waitFor(t, func() bool {
+			d := ds.adminJSON(t, "GET", "/webhooks/deliveries/"+dlv["id"].(string), "", 200)
+			return d["status"] != "pending" && d["status"] != "delivering"
+		})
+		d := ds.adminJSON(t, "GET", "/webhooks/deliveries/"+dlv["id"].(string), "", 200)
+		got := ds.sink.deliveries(path, evID)
+		if d["status"] != "succeeded" || len(got) != 5 || !got[4].Verified {
+			t.Fatalf("after the retry: delivery %v, %d requests at the endpoint", d, len(got))
+		}
+	})
+
 	t.Run("soft delete", func(t *testing.T) {
 		ep := ds.adminJSON(t, "DELETE", "/webhooks/endpoints/"+id, "", 200)
 		if ep["status"] != "deleted" || ep["id"] != id {

@@ -353,7 +353,12 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 	}
 	// An endpoint gone, disabled, or enabled again after this delivery
 	// waited through its disable: the delivery is skipped, not replayed.
-	if err != nil || ep.Status != store.EndpointActive || dl.CreatedAt.Before(ep.EnabledAt) {
+	// An operator's retry since the enable queues it afresh.
+	queued := dl.CreatedAt
+	if dl.RetriedAt.After(queued) {
+		queued = dl.RetriedAt
+	}
+	if err != nil || ep.Status != store.EndpointActive || queued.Before(ep.EnabledAt) {
 		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}
 	if ev == nil {

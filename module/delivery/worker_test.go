@@ -262,6 +262,19 @@ func TestDispatcherSkipsWhatWaitedThroughADisable(t *testing.T) {
 	if len(settled) != 2 || settled[0] != "sink skipped" || settled[1] != "sink succeeded" {
 		t.Fatalf("settled %v", settled)
 	}
+	// An operator's retry since the enable delivers the skipped one.
+	g.clock = g.clock.Add(time.Second)
+	dl, err := g.db.GetDelivery(context.Background(), waited)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dl.Status, dl.NextAttemptAt, dl.UpdatedAt, dl.RetriedAt = store.DeliveryPending, g.clock, g.clock, g.clock
+	if err := g.db.UpdateDelivery(context.Background(), dl, ""); err != nil {
+		t.Fatal(err)
+	}
+	if dl, _ := g.run(waited); dl.Status != store.DeliverySucceeded || g.hits.Load() != 2 {
+		t.Fatalf("the retried delivery: %s after %d hits", dl.Status, g.hits.Load())
+	}
 }
 
 // countingStore counts ClaimDue calls and can fail them.

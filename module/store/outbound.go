@@ -96,6 +96,9 @@ type Delivery struct {
 	// LeaseToken and LeaseUntil are set while a worker holds the delivery.
 	LeaseToken string    `json:"lease_token,omitempty"`
 	LeaseUntil time.Time `json:"lease_until,omitzero"`
+	// RetriedAt is when an operator last asked for the delivery to be
+	// attempted again (the admin API's retry).
+	RetriedAt time.Time `json:"retried_at,omitzero"`
 }
 
 // Attempt is one HTTP attempt of a delivery.

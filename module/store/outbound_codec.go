@@ -65,9 +65,14 @@ const (
 	eventFormatListed byte = 3
 )
 
-// deliveryFormat is the first byte of a delivery record in binary; an
-// older record is JSON, whose first byte is '{'.
-const deliveryFormat byte = 1
+// Formats of a delivery record in binary, its first byte; an older record
+// is JSON, whose first byte is '{'.
+const (
+	deliveryFormat byte = 1
+	// deliveryFormatRetried, the one Badger writes, is deliveryFormat
+	// followed by RetriedAt.
+	deliveryFormatRetried byte = 2
+)
 
 // errCorruptRecord is returned when a stored outbound record cannot be
 // decoded.
@@ -271,18 +276,19 @@ func decodeEventRecord(p []byte) (eventRecord, error) {
 	return rec, nil
 }
 
-// encodeDeliveryRecord encodes rec in deliveryFormat: the format byte,
-// then Expires, ID, EventID, EndpointID, Status, the attempts (a uvarint
-// count, then each one's At, Duration, ResponseStatus, ResponseBody and
-// Error), NextAttemptAt, CreatedAt, UpdatedAt, LeaseToken and LeaseUntil,
-// with strings and times as in encodeEvent and numbers as varints.
+// encodeDeliveryRecord encodes rec in deliveryFormatRetried: the format
+// byte, then Expires, ID, EventID, EndpointID, Status, the attempts (a
+// uvarint count, then each one's At, Duration, ResponseStatus, ResponseBody
+// and Error), NextAttemptAt, CreatedAt, UpdatedAt, LeaseToken, LeaseUntil
+// and RetriedAt, with strings and times as in encodeEvent and numbers as
+// varints.
 func encodeDeliveryRecord(rec deliveryRecord) ([]byte, error) {
 	d := rec.Delivery
 	n := 128 + len(d.ID) + len(d.EventID) + len(d.EndpointID) + len(d.LeaseToken)
 	for _, a := range d.Attempts {
 		n += 48 + len(a.ResponseBody) + len(a.Error)
 	}
-	w := fieldWriter{p: append(make([]byte, 0, n), deliveryFormat)}
+	w := fieldWriter{p: append(make([]byte, 0, n), deliveryFormatRetried)}
 	w.time(rec.Expires)
 	w.string(d.ID)
 	w.string(d.EventID)
@@ -301,6 +307,7 @@ func encodeDeliveryRecord(rec deliveryRecord) ([]byte, error) {
 	w.time(d.UpdatedAt)
 	w.string(d.LeaseToken)
 	w.time(d.LeaseUntil)
+	w.time(d.RetriedAt)
 	if w.err != nil {
 		return nil, fmt.Errorf("encoding delivery %s: %w", d.ID, w.err)
 	}
@@ -308,10 +315,10 @@ func encodeDeliveryRecord(rec deliveryRecord) ([]byte, error) {
 }
 
 // decodeDeliveryRecord parses what encodeDeliveryRecord wrote, or the
-// JSON of an older build.
+// deliveryFormat or JSON of an older build.
 func decodeDeliveryRecord(p []byte) (deliveryRecord, error) {
 	var rec deliveryRecord
-	if len(p) == 0 || p[0] != deliveryFormat {
+	if len(p) == 0 || (p[0] != deliveryFormat && p[0] != deliveryFormatRetried) {
 		err := decodeJSON(p, &rec)
 		return rec, err
 	}
@@ -331,6 +338,9 @@ func decodeDeliveryRecord(p []byte) (deliveryRecord, error) {
 	}
 	d.NextAttemptAt, d.CreatedAt, d.UpdatedAt = r.time(), r.time(), r.time()
 	d.LeaseToken, d.LeaseUntil = r.string(), r.time()
+	if p[0] == deliveryFormatRetried {
+		d.RetriedAt = r.time()
+	}
 	if r.bad || len(r.p) != 0 {
 		return deliveryRecord{}, errCorruptRecord
 	}

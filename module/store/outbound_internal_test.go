@@ -489,7 +489,7 @@ func TestDeliveryCodec(t *testing.T) {
 			{At: testStart.In(zone), Duration: time.Second, Error: "dial: refused"},
 		},
 		NextAttemptAt: testStart.Add(time.Minute), CreatedAt: testStart, UpdatedAt: testStart.In(zone),
-		LeaseToken: "tok", LeaseUntil: testStart.Add(time.Hour),
+		LeaseToken: "tok", LeaseUntil: testStart.Add(time.Hour), RetriedAt: testStart.Add(time.Second),
 	}}
 	bare := deliveryRecord{Expires: testStart, Delivery: Delivery{ID: "wdlv_2", Status: DeliverySucceeded}}
 	for _, rec := range []deliveryRecord{full, bare} {
@@ -520,6 +520,36 @@ func TestDeliveryCodec(t *testing.T) {
 			}
 		}
 	}
+
+	// A record of an earlier build, in deliveryFormat: no RetriedAt.
+	old := full
+	old.Delivery.RetriedAt = time.Time{}
+	p, err := encodeDeliveryRecord(old)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var zero fieldWriter
+	zero.time(time.Time{})
+	p = append([]byte{deliveryFormat}, p[1:len(p)-len(zero.p)]...)
+	got, err := decodeDeliveryRecord(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if gotJSON, wantJSON := mustJSON(t, got), mustJSON(t, old); !bytes.Equal(gotJSON, wantJSON) {
+		t.Fatalf("deliveryFormat record:\n got %s\nwant %s", gotJSON, wantJSON)
+	}
+	if _, err := decodeDeliveryRecord(append(p, zero.p...)); !errors.Is(err, errCorruptRecord) {
+		t.Errorf("a deliveryFormat record with a trailing field = %v, want errCorruptRecord", err)
+	}
+}
+
+func mustJSON(t *testing.T, v any) []byte {
+	t.Helper()
+	p, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
 }
 
 func TestQueueKeys(t *testing.T) {

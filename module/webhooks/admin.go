@@ -625,7 +625,7 @@ func (h adminHandler) retry(id string) error {
 	if d.Status == store.DeliveryDelivering && now.Before(d.LeaseUntil) {
 		return errInFlight
 	}
-	d.Status, d.NextAttemptAt, d.UpdatedAt = store.DeliveryPending, now, now
+	d.Status, d.NextAttemptAt, d.UpdatedAt, d.RetriedAt = store.DeliveryPending, now, now, now
 	d.LeaseToken, d.LeaseUntil = "", time.Time{}
 	switch err := h.st.UpdateDelivery(h.r.Context(), d, ""); {
 	case errors.Is(err, store.ErrNotOwner):
@@ -692,7 +692,7 @@ func eventSummaryJSON(ev store.Event) map[string]any {
 func deliveryJSON(d store.Delivery) map[string]any {
 	out := map[string]any{"id": d.ID, "object": "delivery", "event_id": d.EventID, "endpoint_id": d.EndpointID,
 		"status": d.Status, "attempts": len(d.Attempts), "response_status": nil, "response_body": nil,
-		"error": nil, "next_attempt_at": nil, "created_at": d.CreatedAt, "updated_at": d.UpdatedAt}
+		"error": nil, "next_attempt_at": nil, "created_at": d.CreatedAt, "updated_at": d.UpdatedAt, "retried_at": nil}
 	if n := len(d.Attempts); n > 0 {
 		last := d.Attempts[n-1]
 		if last.ResponseStatus != 0 {
@@ -705,6 +705,9 @@ func deliveryJSON(d store.Delivery) map[string]any {
 	}
 	if d.Status == store.DeliveryPending && !d.NextAttemptAt.IsZero() {
 		out["next_attempt_at"] = d.NextAttemptAt
+	}
+	if !d.RetriedAt.IsZero() {
+		out["retried_at"] = d.RetriedAt
 	}
 	return out
 }

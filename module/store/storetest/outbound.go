@@ -51,6 +51,7 @@ func RunOutbound(t *testing.T, open func(t *testing.T, now func() time.Time) sto
 		{"succeeded_leaves_queue_forever", testSucceededLeavesQueue},
 		{"retry_requeues_at_next_attempt", testRetryRequeues},
 		{"final_states_are_never_claimed", testFinalNeverClaimed},
+		{"operator_retry_is_kept_through_a_claim", testOperatorRetryKept},
 		{"operator_retry", testOperatorRetry},
 		{"update_delivery_ownership", testUpdateOwnership},
 		{"queue_depth", testQueueDepth},
@@ -803,6 +804,24 @@ func testRetryRequeues(t *testing.T, s store.Store, clk *Clock) {
 		t.Fatalf("requeued delivery lost its attempt: %+v", got[0].Attempts)
 	}
 	assertClaimed(t, mustClaim(t, s, next, 10, "c"))
+}
+
+// An operator's retry of a skipped delivery queues it again, and the
+// claim that picks it up keeps when that was asked, which the worker needs
+// to tell it from a delivery that waited through its endpoint's disable.
+func testOperatorRetryKept(t *testing.T, s store.Store, clk *Clock) {
+	ev := event("wevt_0001", "a", Start)
+	mustCreate(t, s, ev, skipped(ev, "wdlv_0001", "we_a"))
+	clk.Advance(time.Minute)
+	d, err := s.GetDelivery(ctx(), "wdlv_0001")
+	mustOK(t, err)
+	d.Status, d.NextAttemptAt, d.UpdatedAt, d.RetriedAt = store.DeliveryPending, clk.Now(), clk.Now(), clk.Now()
+	mustOK(t, s.UpdateDelivery(ctx(), d, ""))
+	got := mustClaim(t, s, clk.Now(), 10, "a")
+	assertClaimed(t, got, "wdlv_0001")
+	if !got[0].RetriedAt.Equal(clk.Now()) {
+		t.Fatalf("claimed delivery's RetriedAt %v, want %v", got[0].RetriedAt, clk.Now())
+	}
 }
 
 func testFinalNeverClaimed(t *testing.T, s store.Store, clk *Clock) {
