@@ -137,6 +137,9 @@ func (a *App) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	}
 	for i := range a.Endpoints {
 		se := a.Endpoints[i] // a copy, as above
+		if strings.Contains(se.Secret, "{") {
+			se.Secret = "" // a placeholder is resolved, and so checked, at provision
+		}
 		if err := se.provision(policy); err != nil {
 			return fmt.Errorf("%w, at %s:%d", err, d.File(), endpointLines[i])
 		}

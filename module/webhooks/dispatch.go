@@ -50,13 +50,17 @@ type StaticEndpoint struct {
 	URL  string `json:"url"`
 	// Events are the event types it receives; empty means all.
 	Events []string `json:"events,omitempty"`
-	// Secret signs its deliveries. Default: a whsec_ secret generated once
-	// and kept in the store.
+	// Secret signs its deliveries. It may be a placeholder resolved once
+	// at load, such as `{env.ORDERS_SECRET}` or
+	// `{file./run/secrets/orders}`, which keeps the value out of the JSON
+	// config. Default: a whsec_ secret generated once and kept in the store.
 	Secret string `json:"secret,omitempty"`
 	// Scheme is the signing scheme. Default: standard.
 	Scheme   string            `json:"scheme,omitempty"`
 	Headers  map[string]string `json:"headers,omitempty"`
 	Disabled bool              `json:"disabled,omitempty"`
+
+	secret string // Secret, its placeholders resolved
 }
 
 // Defaults of the dispatch settings.
@@ -199,8 +203,8 @@ func (a *App) syncStaticEndpoints(ctx context.Context) error {
 	for _, se := range a.Endpoints {
 		apply := func(ep *store.Endpoint) error {
 			ep.Name, ep.URL, ep.EventTypes, ep.Scheme, ep.Headers, ep.Static = se.Name, se.URL, se.Events, se.Scheme, se.Headers, true
-			if se.Secret != "" && (len(ep.Secrets) == 0 || ep.Secrets[0].Value != se.Secret) {
-				ep.Secrets = []store.EndpointSecret{{Value: se.Secret, CreatedAt: now}}
+			if se.secret != "" && (len(ep.Secrets) == 0 || ep.Secrets[0].Value != se.secret) {
+				ep.Secrets = []store.EndpointSecret{{Value: se.secret, CreatedAt: now}}
 			}
 			switch {
 			case se.Disabled:
@@ -232,12 +236,18 @@ func (a *App) syncStaticEndpoints(ctx context.Context) error {
 // leaseMargin is added to the attempt timeout to make a worker's lease.
 const leaseMargin = 5 * time.Second
 
-// provision sets the endpoint's defaults and checks its URL and scheme.
+// provision sets the endpoint's defaults, resolves its secret's
+// placeholders, and checks its URL, scheme and secret.
 func (se *StaticEndpoint) provision(policy delivery.Policy) error {
 	if se.Scheme == "" {
 		se.Scheme = "standard"
 	}
-	return checkEndpoint(se.Name, se.URL, se.Scheme, se.Secret, policy)
+	secret, err := caddy.NewReplacer().ReplaceOrErr(se.Secret, true, true)
+	if err != nil {
+		return fmt.Errorf("endpoint %s: secret: resolving placeholder: %w", se.Name, err)
+	}
+	se.secret = secret
+	return checkEndpoint(se.Name, se.URL, se.Scheme, secret, policy)
 }
 
 // checkEndpoint checks an endpoint's URL against the SSRF policy, and that
