@@ -58,7 +58,9 @@ type parsed struct {
 
 // parse splits a header value into its timestamp and candidate signatures.
 // Entries with other version tags are skipped unread, so they can never be
-// trusted. Every counted signature must use the encoding's alphabet.
+// trusted; so are a list's entries that carry no version tag at all
+// (`sha1=…`, `none`), as the Standard Webhooks libraries skip them: a
+// header of nothing else is refused as unsigned, not as malformed. Every counted signature must use the encoding's alphabet.
 func (l layout) parse(v string, enc encoding) (parsed, error) {
 	return l.parseInto(nil, v, enc)
 }
@@ -79,11 +81,7 @@ func (l layout) parseInto(sigs []string, v string, enc encoding) (parsed, error)
 			if n++; n > MaxSignatures {
 				return p, fmt.Errorf("%w: more than %d signatures", ErrMalformedSignature, MaxSignatures)
 			}
-			tag, sig, ok := strings.Cut(entry, ",")
-			if !ok {
-				return p, fmt.Errorf("%w: entry is not <version>,<signature>", ErrMalformedSignature)
-			}
-			if tag == l.tag {
+			if tag, sig, ok := strings.Cut(entry, ","); ok && tag == l.tag {
 				p.sigs = append(p.sigs, sig)
 			}
 		}
