@@ -3,7 +3,9 @@ package e2e
 import (
 	"encoding/json"
 	"net/http"
+	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -318,7 +320,7 @@ func TestAdminAPI(t *testing.T) {
 			if e["static"] != true {
 				t.Fatalf("orders not static: %v", e)
 			}
-			a := ds.admin(t, "PATCH", "/webhooks/endpoints/"+e["id"].(string), `{"status":"disabled"}`)
+			a := ds.admin(t, "PATCH", "/webhooks/endpoints/"+e["id"].(string), `{"event_types":["order.paid"]}`)
 			if a.Status != 409 || errorCode(t, a) != "static_endpoint" {
 				t.Fatalf("patch of a static endpoint: %d %s", a.Status, a.Body)
 			}
@@ -353,4 +355,67 @@ func TestAdminAPI(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A static endpoint's status can be changed through the API (to bring back
+// one a failing receiver got disabled), and one the config stops declaring
+// is deleted, so it stops receiving events until the config declares it
+// again.
+func TestStaticEndpointsFollowTheConfig(t *testing.T) {
+	ds := startDispatch(t)
+	auditID := func() string {
+		for _, e := range ds.adminJSON(t, "GET", "/webhooks/endpoints?include_deleted=true", "", 200)["data"].([]any) {
+			if e := e.(map[string]any); e["name"] == "audit" {
+				return e["id"].(string)
+			}
+		}
+		t.Fatal("no audit endpoint")
+		return ""
+	}
+	id := auditID()
+
+	// 410 Gone disables it; the operator enables it again.
+	ds.sink.mu.Lock()
+	ds.sink.statuses["/audit audit.gone"] = []int{410}
+	ds.sink.mu.Unlock()
+	ds.adminJSON(t, "POST", "/webhooks/events", `{"type":"audit.gone","data":{}}`, 202)
+	waitFor(t, func() bool { return ds.adminJSON(t, "GET", "/webhooks/endpoints/"+id, "", 200)["status"] == "disabled" })
+	if ep := ds.adminJSON(t, "PATCH", "/webhooks/endpoints/"+id, `{"status":"active"}`, 200); ep["status"] != "active" || ep["static"] != true {
+		t.Fatalf("re-enable: %v", ep)
+	}
+	ev := ds.adminJSON(t, "POST", "/webhooks/events", `{"type":"audit.back","data":{}}`, 202)["id"].(string)
+	waitFor(t, func() bool { return len(ds.sink.deliveries("/audit", ev)) == 1 })
+
+	// Taken out of the config: deleted, and no longer sent events.
+	cfg, err := os.ReadFile(repoFile("caddyfile", "dispatch.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	block := "\t\tendpoint audit http://{$HG_SINK}/audit {\n\t\t\tsecret {$HG_AUDIT_SECRET}\n\t\t\theader X-Tenant acme\n\t\t}\n"
+	if !strings.Contains(string(cfg), block) {
+		t.Fatal("dispatch.Caddyfile's audit endpoint is not as this test expects")
+	}
+	without := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(without, []byte(strings.Replace(string(cfg), block, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := ds.caddy.reload(without); err != nil {
+		t.Fatal(err)
+	}
+	if ep := ds.adminJSON(t, "GET", "/webhooks/endpoints/"+id, "", 200); ep["status"] != "deleted" || ep["static"] != false {
+		t.Fatalf("after the reload without it: %v", ep)
+	}
+	ev = ds.adminJSON(t, "POST", "/webhooks/events", `{"type":"order.created","data":{}}`, 202)["id"].(string)
+	waitFor(t, func() bool { return len(ds.sink.deliveries("/orders", ev)) == 1 })
+	if n := len(ds.sink.deliveries("/audit", ev)); n != 0 {
+		t.Fatalf("the removed endpoint got %d deliveries", n)
+	}
+
+	// Declared again: active and static.
+	if err := ds.caddy.reload(repoFile("caddyfile", "dispatch.Caddyfile")); err != nil {
+		t.Fatal(err)
+	}
+	if ep := ds.adminJSON(t, "GET", "/webhooks/endpoints/"+id, "", 200); ep["status"] != "active" || ep["static"] != true {
+		t.Fatalf("after the reload with it: %v", ep)
+	}
 }

@@ -357,7 +357,7 @@ func (h adminHandler) update(id string, fn func(ep *store.Endpoint) error) (stor
 // errStatic refuses a change the config would undo.
 func errStatic(id string) error {
 	return errorf(http.StatusConflict, "static_endpoint",
-		"endpoint %s is declared in the config; change it there", id)
+		"endpoint %s is declared in the config; change it there (only its status can be changed here)", id)
 }
 
 func (h adminHandler) patchEndpoint(id string) error {
@@ -387,8 +387,10 @@ func (h adminHandler) patchEndpoint(id string) error {
 	now := time.Now()
 	ep, err := h.update(id, func(ep *store.Endpoint) error {
 		switch {
-		case ep.Static:
+		case ep.Static && (p.URL != nil || p.EventTypes != nil || p.Headers != nil || p.Status == nil):
 			return errStatic(id)
+		case ep.Static && ep.DisabledReason == configDisabled && *p.Status == store.EndpointActive:
+			return errorf(http.StatusConflict, "static_endpoint", "endpoint %s is disabled in the config; enable it there", id)
 		case ep.Status == store.EndpointDeleted:
 			return errorf(http.StatusConflict, "endpoint_deleted", "endpoint %s is deleted", id)
 		}

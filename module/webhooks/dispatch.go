@@ -195,11 +195,34 @@ func (a *App) healStaticEndpoints(ctx context.Context, eps []store.Endpoint) {
 }
 
 // syncStaticEndpoints writes the config's endpoints to the store. What the
-// config says wins; a secret generated earlier, the health, and an
-// automatic disable are kept.
+// config says wins; a secret generated earlier, the health, and a disable
+// made by a failing endpoint or through the admin API are kept. A static
+// endpoint the config no longer declares is deleted (softly: its history
+// stays), so that it stops receiving events.
 func (a *App) syncStaticEndpoints(ctx context.Context) error {
 	st := a.Store()
 	now := time.Now()
+	declared := make(map[string]bool, len(a.Endpoints))
+	for _, se := range a.Endpoints {
+		declared[delivery.StaticEndpointID(se.Name)] = true
+	}
+	stored, err := st.ListEndpoints(ctx)
+	if err != nil {
+		return err
+	}
+	for _, ep := range stored {
+		if !ep.Static || declared[ep.ID] {
+			continue
+		}
+		_, err := st.UpdateEndpoint(ctx, ep.ID, func(ep *store.Endpoint) error {
+			ep.Static, ep.Status, ep.DisabledReason, ep.UpdatedAt = false, store.EndpointDeleted, "", now
+			return nil
+		})
+		if err != nil && !errors.Is(err, store.ErrNotFound) {
+			return err
+		}
+		a.logger.Info("deleted a static endpoint the config no longer declares", zap.String("endpoint", ep.Name))
+	}
 	for _, se := range a.Endpoints {
 		apply := func(ep *store.Endpoint) error {
 			ep.Name, ep.URL, ep.EventTypes, ep.Scheme, ep.Headers, ep.Static = se.Name, se.URL, se.Events, se.Scheme, se.Headers, true
