@@ -198,6 +198,10 @@ func TestDispatchEndToEnd(t *testing.T) {
 				t.Errorf("%s: got %d %s, want 400 %s", body, a.Status, a.Body, code)
 			}
 		}
+		big := `{"type":"a","data":{"pad":"` + strings.Repeat("x", 1<<20) + `"}}`
+		if a, _ := ds.intake(t, big, nil); a.Status != 413 || errorCode(t, a) != "body_too_large" {
+			t.Errorf("over 1 MiB: got %d %s, want 413 body_too_large", a.Status, a.Body)
+		}
 		resp, err := http.Get(ds.base + "/")
 		if err != nil {
 			t.Fatal(err)

@@ -519,7 +519,7 @@ func (h adminHandler) createEvent() error {
 	err := h.app.intake(h.w, h.r)
 	var ie *delivery.IntakeError
 	if errors.As(err, &ie) {
-		return errorf(http.StatusBadRequest, ie.Code, "%s", ie.Message)
+		return errorf(intakeStatus(ie), ie.Code, "%s", ie.Message)
 	}
 	return err
 }

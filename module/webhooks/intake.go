@@ -66,7 +66,7 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 	err := in.app.intake(w, r)
 	var ie *delivery.IntakeError
 	if errors.As(err, &ie) {
-		return writeError(w, http.StatusBadRequest, ie.Code, ie.Message)
+		return writeError(w, intakeStatus(ie), ie.Code, ie.Message)
 	}
 	if err != nil {
 		// Fail closed: nothing was acknowledged, so the app retries.
@@ -83,10 +83,19 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 // the store fails.
 const storeRetryAfter = "2"
 
+// intakeStatus is the HTTP status of a refused event: 413 for one over
+// the size limit, as webhook_verify answers a body over max_body, else 400.
+func intakeStatus(ie *delivery.IntakeError) int {
+	if ie.Code == "body_too_large" {
+		return http.StatusRequestEntityTooLarge
+	}
+	return http.StatusBadRequest
+}
+
 // intake reads one event from r, accepts it and answers 202: what both
 // this handler and the admin API's POST /webhooks/events do. A refused
-// event is a *delivery.IntakeError, to be answered 400; any other error
-// is the store's.
+// event is a *delivery.IntakeError, to be answered with intakeStatus; any
+// other error is the store's.
 func (a *App) intake(w http.ResponseWriter, r *http.Request) error {
 	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, maxIntakeBody))
 	if err != nil {
