@@ -348,6 +348,7 @@ func TestAdminAPI(t *testing.T) {
 			{"POST", "/webhooks/endpoints", `{"url":"http://` + ds.sink.addr + `/x"}`, 400, "missing_name"},
 			{"POST", "/webhooks/endpoints", `{"name":"x","url":"http://` + ds.sink.addr + `/x","colour":"blue"}`, 400, "unknown_field"},
 			{"POST", "/webhooks/endpoints", `not json`, 400, "invalid_json"},
+			{"POST", "/webhooks/endpoints", `{"name":"orders","url":"http://` + ds.sink.addr + `/x"}`, 409, "endpoint_name_taken"},
 		} {
 			a := ds.admin(t, c.method, c.path, c.body)
 			if a.Status != c.status || errorCode(t, a) != c.code {

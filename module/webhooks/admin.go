@@ -299,6 +299,17 @@ func (h adminHandler) createEndpoint() error {
 	if err := checkHeaders(in.Headers); err != nil {
 		return err
 	}
+	// Metrics are labelled by endpoint name, so two live endpoints must not
+	// share one.
+	eps, err := h.st.ListEndpoints(h.r.Context())
+	if err != nil {
+		return fmt.Errorf("listing endpoints: %w", err)
+	}
+	for _, other := range eps {
+		if other.Name == in.Name && other.Status != store.EndpointDeleted {
+			return errorf(http.StatusConflict, "endpoint_name_taken", "endpoint %s is already named %q", other.ID, in.Name)
+		}
+	}
 	now := time.Now()
 	secret := delivery.NewSigningSecret()
 	ep := store.Endpoint{ID: delivery.NewEndpointID(), Name: in.Name, URL: in.URL, EventTypes: in.EventTypes,
