@@ -200,6 +200,15 @@ func Classify(status int, err error) Outcome {
 	}
 }
 
+// Throttles reports whether an answer with status asks the sender to slow
+// down (429, and 502 to 504 from an overloaded endpoint or its proxy):
+// then no delivery to the endpoint is attempted before the retry of the
+// one that got it.
+func Throttles(status int) bool {
+	return status == http.StatusTooManyRequests ||
+		status >= http.StatusBadGateway && status <= http.StatusGatewayTimeout
+}
+
 // ParseRetryAfter interprets a Retry-After header value (RFC 9110 §10.2.3)
 // received at now: either delta-seconds (digits only) or an HTTP-date. It
 // returns 0, meaning "no hint", for an empty, invalid or negative value and

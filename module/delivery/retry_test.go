@@ -343,3 +343,11 @@ func TestParseRetryAfter(t *testing.T) {
 		})
 	}
 }
+
+func TestThrottles(t *testing.T) {
+	for status, want := range map[int]bool{200: false, 400: false, 410: false, 429: true, 500: false, 501: false, 502: true, 503: true, 504: true, 505: false} {
+		if got := Throttles(status); got != want {
+			t.Errorf("Throttles(%d) = %v, want %v", status, got, want)
+		}
+	}
+}

@@ -56,6 +56,9 @@ type Dispatcher struct {
 	Rand func() float64
 
 	pool atomic.Pointer[workerPool] // Run's workers, while it runs
+
+	throttleMu sync.Mutex
+	throttled  map[string]time.Time // endpoint ID → no attempt before this
 }
 
 // RunOnce leases up to batch due deliveries and attempts each of them. It
@@ -361,6 +364,10 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 	if err != nil || ep.Status != store.EndpointActive || queued.Before(ep.EnabledAt) {
 		return d.settle(ctx, ep.Name, dl, token, store.DeliverySkipped, time.Time{})
 	}
+	if until := d.throttledUntil(ep.ID); d.now().Before(until) {
+		// Not an attempt: the endpoint asked for a pause.
+		return d.settle(ctx, ep.Name, dl, token, store.DeliveryPending, until)
+	}
 	if ev == nil {
 		stored, err := d.Store.GetEventOnly(ctx, dl.EventID)
 		if errors.Is(err, store.ErrNotFound) {
@@ -399,13 +406,50 @@ func (d *Dispatcher) attempt(ctx context.Context, dl store.Delivery, token strin
 	if err := d.recordHealth(ctx, ep, outcome, at); err != nil {
 		return err
 	}
+	// A retry is signed in a later second than this attempt: signatures
+	// carry whole-second timestamps, and no two attempts of a delivery
+	// may carry the same one (reliability.md case 46).
+	next := start.Add(elapsed + wait)
+	if second := start.Truncate(time.Second).Add(time.Second); next.Before(second) {
+		next = second
+	}
+	switch {
+	case outcome == Retry && sendErr == nil && Throttles(status):
+		d.throttle(ep.ID, next)
+	case outcome == Succeeded:
+		d.throttle(ep.ID, time.Time{})
+	}
 	switch outcome {
 	case Succeeded:
 		return d.settle(ctx, ep.Name, dl, token, store.DeliverySucceeded, time.Time{})
 	case Retry:
-		return d.settle(ctx, ep.Name, dl, token, store.DeliveryPending, start.Add(elapsed+wait))
+		return d.settle(ctx, ep.Name, dl, token, store.DeliveryPending, next)
 	default: // Failed, DisableEndpoint
 		return d.settle(ctx, ep.Name, dl, token, store.DeliveryFailed, time.Time{})
+	}
+}
+
+// throttledUntil is when deliveries to the endpoint may be attempted
+// again after it asked for a pause; zero if it did not.
+func (d *Dispatcher) throttledUntil(endpointID string) time.Time {
+	d.throttleMu.Lock()
+	defer d.throttleMu.Unlock()
+	return d.throttled[endpointID]
+}
+
+// throttle holds back the endpoint's deliveries until until; a zero until
+// lifts the pause.
+func (d *Dispatcher) throttle(endpointID string, until time.Time) {
+	d.throttleMu.Lock()
+	defer d.throttleMu.Unlock()
+	switch {
+	case until.IsZero():
+		delete(d.throttled, endpointID)
+	case until.After(d.throttled[endpointID]):
+		if d.throttled == nil {
+			d.throttled = map[string]time.Time{}
+		}
+		d.throttled[endpointID] = until
 	}
 }
 

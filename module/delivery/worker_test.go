@@ -527,3 +527,61 @@ func TestStopGivesBackUnattempted(t *testing.T) {
 		t.Fatalf("%d of the 2 unattempted deliveries given back", given)
 	}
 }
+
+// A 429 (or 502 to 504) holds back the endpoint's other deliveries until
+// the retry it asked for, without counting against their attempts
+// (reliability.md case 47); then a success lifts the pause.
+func TestDispatcherThrottlesAnOverloadedEndpoint(t *testing.T) {
+	g := newRig(t)
+	g.respond(http.StatusTooManyRequests, "Retry-After", "120")
+	ids := []string{g.enqueue().ID, g.enqueue().ID}
+	g.run(ids[0])
+	if n := g.hits.Load(); n != 1 {
+		t.Fatalf("%d attempts reached the endpoint, want 1", n)
+	}
+	var until time.Time
+	attempts := 0
+	for _, id := range ids {
+		dl, err := g.db.GetDelivery(context.Background(), id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if dl.Status != store.DeliveryPending {
+			t.Fatalf("delivery %s is %s", id, dl.Status)
+		}
+		if until.IsZero() {
+			until = dl.NextAttemptAt
+		} else if !dl.NextAttemptAt.Equal(until) {
+			t.Fatalf("next attempts at %v and %v, want both at the retry the endpoint asked for", until, dl.NextAttemptAt)
+		}
+		attempts += len(dl.Attempts)
+	}
+	if attempts != 1 || until.Sub(g.clock) < 2*time.Minute {
+		t.Fatalf("%d attempts recorded, next at %v after the clock", attempts, until.Sub(g.clock))
+	}
+
+	g.clock = until
+	g.respond(http.StatusOK)
+	for _, id := range ids {
+		if dl, _ := g.run(id); dl.Status != store.DeliverySucceeded {
+			t.Fatalf("after the pause, delivery %s is %s", id, dl.Status)
+		}
+	}
+	if n := g.hits.Load(); n != 3 {
+		t.Fatalf("%d attempts reached the endpoint, want 3", n)
+	}
+}
+
+// Two attempts of a delivery never carry the same signature: with a backoff
+// under a second, the retry still waits for the next whole second, since
+// the signed timestamp is in seconds (reliability.md case 46).
+func TestDispatcherRetriesInALaterSecond(t *testing.T) {
+	g := newRig(t)
+	g.clock = g.clock.Add(900 * time.Millisecond)
+	g.d.Schedule = Schedule{Attempts: 3, Backoff: []time.Duration{50 * time.Millisecond}}
+	g.respond(http.StatusInternalServerError)
+	dl, _ := g.run(g.enqueue().ID)
+	if want := g.clock.Truncate(time.Second).Add(time.Second); dl.Status != store.DeliveryPending || !dl.NextAttemptAt.Equal(want) {
+		t.Fatalf("%s, next attempt at %v, want %v", dl.Status, dl.NextAttemptAt, want)
+	}
+}
