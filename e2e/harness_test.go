@@ -219,6 +219,16 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	if status == resetConnection {
+		conn, _, err := http.NewResponseController(w).Hijack()
+		if err == nil {
+			if tcp, ok := conn.(*net.TCPConn); ok {
+				_ = tcp.SetLinger(0) // close with a reset
+			}
+			conn.Close()
+		}
+		return
+	}
 	if status == 0 {
 		status = http.StatusOK
 	}
@@ -226,6 +236,10 @@ func (u *upstream) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"seen":%d,"sha256":"%x"}`, len(body), sha256.Sum256(body))
 }
+
+// resetConnection, given to set, makes the upstream reset the connection
+// instead of answering.
+const resetConnection = -1
 
 // set changes how the upstream answers from now on.
 func (u *upstream) set(status int, hold chan struct{}) {

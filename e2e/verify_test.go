@@ -303,23 +303,29 @@ func TestStandardWebhooksEndToEnd(t *testing.T) {
 		}
 	})
 
-	t.Run("upstream failure releases the claim", func(t *testing.T) {
-		id := newID(t)
-		body := eventBody(id)
-		s.up.set(500, nil)
-		a := send(t, url, standardRequest(t, secret, id, now, body), body)
-		s.up.set(200, nil)
-		if a.Status != 500 {
-			t.Fatalf("got %d %s, want the upstream's 500", a.Status, a.Body)
-		}
-		before := s.up.count("/standard")
-		if a := send(t, url, standardRequest(t, secret, id, time.Now(), body), body); a.Status != 200 || a.Header.Get("Webhook-Duplicate") != "" {
-			t.Fatalf("retry got %d %s dup=%q", a.Status, a.Body, a.Header.Get("Webhook-Duplicate"))
-		}
-		if n := s.up.count("/standard") - before; n != 1 {
-			t.Fatalf("retry was not forwarded (%d)", n)
-		}
-	})
+	// reliability.md case 30: an upstream 500 or a reset connection.
+	for _, c := range []struct {
+		name             string
+		upstream, answer int
+	}{{"upstream 500 releases the claim", 500, 500}, {"upstream reset releases the claim", resetConnection, 502}} {
+		t.Run(c.name, func(t *testing.T) {
+			id := newID(t)
+			body := eventBody(id)
+			s.up.set(c.upstream, nil)
+			a := send(t, url, standardRequest(t, secret, id, now, body), body)
+			s.up.set(200, nil)
+			if a.Status != c.answer {
+				t.Fatalf("got %d %s, want %d", a.Status, a.Body, c.answer)
+			}
+			before := s.up.count("/standard")
+			if a := send(t, url, standardRequest(t, secret, id, time.Now(), body), body); a.Status != 200 || a.Header.Get("Webhook-Duplicate") != "" {
+				t.Fatalf("retry got %d %s dup=%q", a.Status, a.Body, a.Header.Get("Webhook-Duplicate"))
+			}
+			if n := s.up.count("/standard") - before; n != 1 {
+				t.Fatalf("retry was not forwarded (%d)", n)
+			}
+		})
+	}
 
 	t.Run("forged request cannot poison a genuine id", func(t *testing.T) {
 		id := newID(t)
