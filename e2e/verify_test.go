@@ -434,3 +434,39 @@ func waitFor(t testing.TB, cond func() bool) {
 var discordPublicKeyHex = hex.EncodeToString(discordKey.Public().(ed25519.PublicKey))
 
 var discordKey = ed25519.NewKeyFromSeed([]byte("hookguard-e2e-discord-test-seed!"))
+
+// A secret taken out of the config stops verifying as soon as the reload
+// is done, while the others go on verifying (reliability.md case 12).
+func TestRemovedSecretStopsAfterReload(t *testing.T) {
+	s := startSite(t)
+	url := s.base + "/standard"
+	status := func(secret string) int {
+		id := newID(t)
+		body := eventBody(id)
+		return send(t, url, standardRequest(t, secret, id, time.Now(), body), body).Status
+	}
+	if got := status(s.secrets["standard_previous"]); got != 200 {
+		t.Fatalf("the previous secret before the reload: %d", got)
+	}
+	cfg, err := os.ReadFile(repoFile("caddyfile", "providers.Caddyfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const line = "\t\t\tsecret {$HG_STANDARD_PREVIOUS}\n"
+	if !strings.Contains(string(cfg), line) {
+		t.Fatal("providers.Caddyfile's /standard route is not as this test expects")
+	}
+	without := filepath.Join(t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(without, []byte(strings.Replace(string(cfg), line, "", 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.caddy.reload(without); err != nil {
+		t.Fatal(err)
+	}
+	if got := status(s.secrets["standard_previous"]); got != 401 {
+		t.Fatalf("the removed secret after the reload: %d, want 401", got)
+	}
+	if got := status(s.secrets["standard"]); got != 200 {
+		t.Fatalf("the current secret after the reload: %d", got)
+	}
+}
