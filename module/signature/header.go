@@ -60,7 +60,8 @@ type parsed struct {
 // Entries with other version tags are skipped unread, so they can never be
 // trusted; so are a list's entries that carry no version tag at all
 // (`sha1=…`, `none`), as the Standard Webhooks libraries skip them: a
-// header of nothing else is refused as unsigned, not as malformed. Every counted signature must use the encoding's alphabet.
+// header of nothing else is refused as unsigned, not as malformed. Every
+// counted signature must use the encoding's alphabet.
 func (l layout) parse(v string, enc encoding) (parsed, error) {
 	return l.parseInto(nil, v, enc)
 }
