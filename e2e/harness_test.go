@@ -159,6 +159,26 @@ func (c *caddy) reload(config string) error {
 	return nil
 }
 
+// reloadWithout reloads the repository's caddyfile/<name> with the text
+// part taken out; the test fails if the file does not hold part.
+func (c *caddy) reloadWithout(name, part string) {
+	c.t.Helper()
+	cfg, err := os.ReadFile(repoFile("caddyfile", name))
+	if err != nil {
+		c.t.Fatal(err)
+	}
+	if !strings.Contains(string(cfg), part) {
+		c.t.Fatalf("%s does not hold %q", name, part)
+	}
+	without := filepath.Join(c.t.TempDir(), "Caddyfile")
+	if err := os.WriteFile(without, []byte(strings.Replace(string(cfg), part, "", 1)), 0o644); err != nil {
+		c.t.Fatal(err)
+	}
+	if err := c.reload(without); err != nil {
+		c.t.Fatal(err)
+	}
+}
+
 // metrics returns the admin endpoint's Prometheus text.
 func (c *caddy) metrics() string {
 	c.t.Helper()

@@ -83,10 +83,13 @@ func (in *Intake) ServeHTTP(w http.ResponseWriter, r *http.Request, _ caddyhttp.
 // the store fails.
 const storeRetryAfter = "2"
 
+// errEventTooLarge refuses an event over maxIntakeBody.
+var errEventTooLarge = &delivery.IntakeError{Code: "body_too_large", Message: "the event is larger than 1 MiB"}
+
 // intakeStatus is the HTTP status of a refused event: 413 for one over
 // the size limit, as webhook_verify answers a body over max_body, else 400.
 func intakeStatus(ie *delivery.IntakeError) int {
-	if ie.Code == "body_too_large" {
+	if errors.Is(ie, errEventTooLarge) {
 		return http.StatusRequestEntityTooLarge
 	}
 	return http.StatusBadRequest
@@ -101,7 +104,7 @@ func (a *App) intake(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		var tooLarge *http.MaxBytesError
 		if errors.As(err, &tooLarge) {
-			return &delivery.IntakeError{Code: "body_too_large", Message: "the event is larger than 1 MiB"}
+			return errEventTooLarge
 		}
 		return &delivery.IntakeError{Code: "unreadable_body", Message: "the body could not be read"}
 	}
