@@ -156,6 +156,10 @@ func (c *caddy) reload(config string) error {
 		b, _ := io.ReadAll(resp.Body)
 		return fmt.Errorf("reload: %s: %s", resp.Status, b)
 	}
+	// The old config's servers close their idle connections, and a POST
+	// that send makes on one of those fails with EOF (Go retries only
+	// idempotent requests), so send's next request opens a new one.
+	http.DefaultClient.CloseIdleConnections()
 	return nil
 }
 
